@@ -1,0 +1,384 @@
+"""The ``payoutwatch`` command: one thin function per command (DESIGN §7)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from payoutwatch.clock import SystemClock, iso, parse_instant
+from payoutwatch.config import ConfigError, Settings, load_settings, redacted
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="payoutwatch: one trustworthy view of automated studio payouts.")
+silence_app = typer.Typer(no_args_is_help=True, help="Silences: suppress delivery (never recording).")
+config_app = typer.Typer(no_args_is_help=True, help="Validate or show the configuration.")
+app.add_typer(silence_app, name="silence")
+app.add_typer(config_app, name="config")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+clock = SystemClock()
+
+
+@dataclass
+class State:
+    config: str | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config)
+            except ConfigError as exc:
+                fail(str(exc), code=2)
+        return self._settings
+
+    def engine(self) -> Any:
+        from payoutwatch.store.engine import open_store
+
+        try:
+            return open_store(self.settings.store.url)
+        except Exception as exc:  # a store that cannot be opened is an operator problem, not a bug
+            fail(f"cannot open the store {self.settings.store.url.split('@')[-1]}: {exc}", code=2)
+
+
+state = State()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def actor() -> str:
+    return os.environ.get("PAYOUTWATCH_USER") or getpass.getuser()
+
+
+def instant(value: str | None) -> datetime:
+    if value is None:
+        return clock.now()
+    try:
+        return parse_instant(value)
+    except ValueError:
+        fail(f"--at {value!r} is not an ISO 8601 instant with an offset, e.g. 2026-03-05T11:00:00Z", code=2)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+@app.callback()
+def main_options(
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file (default ./payoutwatch.yaml "
+                                               "or $PAYOUTWATCH_CONFIG).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state.config = config
+
+
+@app.command()
+def ingest(
+    kind: Annotated[str, typer.Argument(help="job_runs, scheduled_payouts, reserve_snapshots, manual_payouts, "
+                                        "transfers or credentials")],
+    file: Annotated[str, typer.Argument(help="JSON Lines or a JSON array; '-' reads stdin")],
+) -> None:
+    """Store records (an idempotent upsert); a batch with any bad record is refused whole."""
+    from payoutwatch.ingestion import ingest_text
+    from payoutwatch.records import RECORD_TYPES, BatchRejected, unknown_kind_message
+
+    if kind not in RECORD_TYPES:
+        fail(unknown_kind_message(kind), code=2)
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", code=2)
+    try:
+        result = ingest_text(state.engine(), kind, text, state.settings, now=clock.now(), actor=actor())
+    except BatchRejected as exc:
+        for problem in exc.errors:
+            err.print(f"{file}: {problem}", highlight=False, markup=False)
+        fail(f"{len(exc.errors)} problem(s) in {kind} batch; nothing was written")
+    out.print(f"stored {result.stored} {kind} record(s)")
+
+
+@app.command()
+def evaluate(
+    at: Annotated[str | None, typer.Option(help="Evaluate as of this instant (ISO 8601); default now.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print transitions as JSON.")] = False,
+) -> None:
+    """Evaluate every rule at AT, record transitions, then deliver due notifications."""
+    from payoutwatch.evaluation import deliver as deliver_notifications
+    from payoutwatch.evaluation import evaluate as run_evaluation
+
+    engine = state.engine()
+    when = instant(at)
+    transitions = run_evaluation(engine, state.settings, at=when, now=clock.now())
+    report, raised = deliver_notifications(engine, state.settings, now=clock.now)
+    rows = [
+        {"key": t.key, "rule": t.rule, "action": t.action.value, "event": t.event.value if t.event else None,
+         "stage": t.stage, "at": iso(t.at), "summary": t.summary}
+        for t in transitions + raised
+    ]
+    if json_output:
+        print_json({"at": iso(when), "transitions": rows, "delivered": report.sent, "failed": report.failed,
+                    "retrying": report.retrying})
+        return
+    if not rows:
+        out.print(f"{iso(when)}: no transitions")
+    for r in rows:
+        out.print(f"{r['at']} {r['action']:<18} {r['key']}  {r['event'] or ''} {r['stage'] or ''}".rstrip(),
+                  highlight=False)
+    _print_delivery(report)
+
+
+def _print_delivery(report: Any) -> None:
+    out.print(f"notifications: {report.sent} sent, {report.retrying} retrying, {report.failed} failed",
+              highlight=False)
+    for line in report.errors:
+        err.print(f"  {line}", highlight=False, markup=False)
+
+
+@app.command()
+def deliver(
+    retry_now: Annotated[bool, typer.Option("--retry-now", help="Ignore backoff: try every pending row now.")] = False,
+) -> None:
+    """Deliver due notifications from the outbox."""
+    from payoutwatch.evaluation import deliver as deliver_notifications
+
+    report, _ = deliver_notifications(state.engine(), state.settings, now=clock.now, retry_now=retry_now)
+    _print_delivery(report)
+
+
+@app.command()
+def dashboard(
+    name: Annotated[str, typer.Argument(help="payout_health, fallback_activity, reserves or credentials")],
+    at: Annotated[str | None, typer.Option(help="As of this instant (ISO 8601); default now.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Show a dashboard's figures as of an instant."""
+    from payoutwatch.metrics import DASHBOARD_NAMES, compute
+    from payoutwatch.terminal import render_dashboard
+
+    if name not in DASHBOARD_NAMES:
+        fail(f"unknown dashboard {name!r}; expected one of: {', '.join(DASHBOARD_NAMES)}", code=2)
+    engine = state.engine()
+    with engine.connect() as conn:
+        figures = compute(name, conn, instant(at), state.settings)
+    if json_output:
+        print_json(figures)
+    else:
+        render_dashboard(name, figures, out, state.settings.currency)
+
+
+def alert_json(row: Any) -> dict[str, Any]:
+    return {
+        "key": row.key, "rule": row.rule, "state": row.state, "stage": row.stage, "severity": row.severity,
+        "owner": row.owner, "summary": row.summary, "started_at": iso(row.started_at),
+        "resolved_at": iso(row.resolved_at), "resolved_by": row.resolved_by, "acked_by": row.acked_by,
+        "acked_at": iso(row.acked_at), "episode": row.episode, "details": row.details,
+    }
+
+
+@app.command()
+def alerts(
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    all_alerts: Annotated[bool, typer.Option("--all", help="Include resolved alerts.")] = False,
+) -> None:
+    """Open (or all) alerts."""
+    from sqlalchemy import select
+
+    from payoutwatch.store.tables import alerts as alerts_table
+
+    q = select(alerts_table).order_by(alerts_table.c.started_at.desc(), alerts_table.c.id.desc())
+    if not all_alerts:
+        q = q.where(alerts_table.c.state == "firing")
+    with state.engine().connect() as conn:
+        rows = [alert_json(r) for r in conn.execute(q)]
+    if json_output:
+        print_json({"alerts": rows})
+        return
+    if not rows:
+        out.print("no alerts" if all_alerts else "no open alerts")
+        return
+    from payoutwatch.terminal import render_rows
+
+    render_rows("alerts", [{k: r[k] for k in ("key", "state", "stage", "severity", "owner", "started_at",
+                                              "resolved_at", "acked_by")} for r in rows], out)
+
+
+def _person_action(key: str, comment: str | None, action: str) -> None:
+    from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
+    from payoutwatch.store.audit import audit
+
+    engine = state.engine()
+    now = clock.now()
+    who = actor()
+    try:
+        with engine.begin() as conn:
+            if action == "ack":
+                acknowledge(conn, key, actor=who, at=now, now=now, comment=comment)
+            else:
+                from payoutwatch.notify.outbox import enqueue
+
+                transition = resolve_by_person(conn, key, actor=who, at=now, now=now, comment=comment)
+                enqueue(conn, [transition], state.settings, now=now)
+            audit(conn, actor=who, action=action, target=key, now=now, details={"comment": comment})
+    except AlertNotFound as exc:
+        fail(str(exc))
+    if action == "resolve":
+        from payoutwatch.evaluation import deliver as deliver_notifications
+
+        report, _ = deliver_notifications(engine, state.settings, now=clock.now)
+        _print_delivery(report)
+    out.print(f"{'acknowledged' if action == 'ack' else 'resolved'} {key} as {who}", highlight=False)
+
+
+@app.command()
+def ack(key: str, comment: Annotated[str | None, typer.Option(help="Why.")] = None) -> None:
+    """Acknowledge an alert (recorded with who and when; sends nothing; escalation goes on)."""
+    _person_action(key, comment, "ack")
+
+
+@app.command()
+def resolve(key: str, comment: Annotated[str | None, typer.Option(help="Why.")] = None) -> None:
+    """Resolve an alert by hand; it stays closed while the same finding persists."""
+    _person_action(key, comment, "resolve")
+
+
+@silence_app.command("add")
+def silence_add(
+    comment: Annotated[str, typer.Option(help="Why (required).")],
+    rule: Annotated[str | None, typer.Option(help="Rule id (glob).")] = None,
+    key: Annotated[str | None, typer.Option(help="Alert key (glob).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Owning team (glob).")] = None,
+    start: Annotated[str | None, typer.Option(help="Start instant; default now.")] = None,
+    end: Annotated[str | None, typer.Option(help="End instant; default start + --hours.")] = None,
+    hours: Annotated[float, typer.Option(help="Length when --end is not given.")] = 2.0,
+) -> None:
+    """Add a silence: matching notifications are recorded but not delivered."""
+    from payoutwatch.notify.silences import Matcher, add_silence
+    from payoutwatch.store.audit import audit
+
+    begins = instant(start)
+    ends = instant(end) if end else begins + timedelta(hours=hours)
+    now = clock.now()
+    try:
+        with state.engine().begin() as conn:
+            silence_id = add_silence(conn, Matcher(rule, key, owner), starts_at=begins, ends_at=ends,
+                                     author=actor(), comment=comment, now=now)
+            audit(conn, actor=actor(), action="silence_add", target=str(silence_id), now=now,
+                  details={"rule": rule, "key": key, "owner": owner, "starts_at": iso(begins), "ends_at": iso(ends)})
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    out.print(f"silence {silence_id} active {iso(begins)} → {iso(ends)}", highlight=False)
+
+
+@silence_app.command("list")
+def silence_list(
+    all_silences: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List silences."""
+    from payoutwatch.notify.silences import list_silences
+
+    with state.engine().connect() as conn:
+        rows = [
+            {"id": r.id, "rule": r.rule, "key": r.key, "owner": r.owner, "starts_at": iso(r.starts_at),
+             "ends_at": iso(r.ends_at), "author": r.author, "comment": r.comment}
+            for r in list_silences(conn, now=clock.now(), include_expired=all_silences)
+        ]
+    if json_output:
+        print_json({"silences": rows})
+    elif rows:
+        from payoutwatch.terminal import render_rows
+
+        render_rows("silences", rows, out)
+    else:
+        out.print("no silences")
+
+
+@silence_app.command("expire")
+def silence_expire(silence_id: int) -> None:
+    """End a silence now."""
+    from payoutwatch.notify.silences import expire_silence
+    from payoutwatch.store.audit import audit
+
+    now = clock.now()
+    with state.engine().begin() as conn:
+        if not expire_silence(conn, silence_id, now=now):
+            fail(f"no active silence {silence_id}")
+        audit(conn, actor=actor(), action="silence_expire", target=str(silence_id), now=now)
+    out.print(f"silence {silence_id} expired")
+
+
+@app.command()
+def notifications(
+    failed: Annotated[bool, typer.Option("--failed", help="Only rows that gave up.")] = False,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(help="Most recent N rows.")] = 50,
+) -> None:
+    """Outbox rows: channel, event, state, attempts and last error."""
+    from payoutwatch.notify.outbox import list_notifications
+
+    with state.engine().connect() as conn:
+        rows = [
+            {"id": r.id, "channel": r.channel, "event": r.event, "rule": r.rule, "alert_key": r.alert_key,
+             "state": r.state, "attempts": r.attempts, "next_attempt_at": iso(r.next_attempt_at),
+             "sent_at": iso(r.sent_at), "last_error": r.last_error}
+            for r in list_notifications(conn, failed_only=failed, limit=limit)
+        ]
+    if json_output:
+        print_json({"notifications": rows})
+    elif rows:
+        from payoutwatch.terminal import render_rows
+
+        render_rows("notifications", rows, out)
+    else:
+        out.print("no notifications")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the configuration (exit 2 with every problem named)."""
+    settings = state.settings
+    out.print(f"configuration is valid: {len(settings.channels)} channel(s), {len(settings.routes)} route(s), "
+              f"store {settings.store.url.split('@')[-1]}", highlight=False)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration with secrets redacted."""
+    import yaml
+
+    sys.stdout.write(yaml.safe_dump(redacted(state.settings), sort_keys=False))
+
+
+@app.command()
+def demo(
+    studios: Annotated[int, typer.Option(help="How many studios the sample platform has.")] = 300,
+) -> None:
+    """Build a realistic sample platform in the store, evaluate it and show the dashboards."""
+    from payoutwatch.demo import run_demo
+
+    run_demo(state.engine(), state.settings, now=clock.now(), studios=studios, console=out)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

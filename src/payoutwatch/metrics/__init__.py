@@ -1,0 +1,35 @@
+"""Dashboards: pure as-of functions ``(conn, at, settings) -> figures`` (DESIGN §4).
+
+Every figure counts only what was known at ``at``; aggregation happens in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from payoutwatch.config import Settings
+
+Dashboard = Callable[[Connection, datetime, Settings], dict[str, Any]]
+
+
+def dashboards() -> dict[str, Dashboard]:
+    from payoutwatch.metrics import credentials, fallback_activity, payout_health, reserves
+
+    return {
+        "payout_health": payout_health.dashboard,
+        "fallback_activity": fallback_activity.dashboard,
+        "reserves": reserves.dashboard,
+        "credentials": credentials.dashboard,
+    }
+
+
+DASHBOARD_NAMES = ("payout_health", "fallback_activity", "reserves", "credentials")
+
+
+def compute(name: str, conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+    """The named dashboard's figures at ``at`` (raises KeyError for an unknown name)."""
+    return dashboards()[name](conn, at, settings)

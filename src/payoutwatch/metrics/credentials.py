@@ -1,0 +1,116 @@
+"""Credential Expiry: the version of each credential in force at ``at``, its due date and stage.
+
+Due date: ``expires_at``, else ``rotate_by``, else ``created_at`` + the kind's maximum age.
+Stages: ``ok``, one per reminder day (``30d``, ``14d``, ``7d``), ``3d`` (escalation), ``expired``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from payoutwatch.clock import iso
+from payoutwatch.config import CredentialExpirySettings, Settings
+from payoutwatch.metrics.common import days_floor
+from payoutwatch.store.tables import credentials
+
+OK = "ok"
+EXPIRED = "expired"
+
+
+def stage_for(days_left: int | None, rule: CredentialExpirySettings) -> str:
+    if days_left is None:
+        return OK
+    if days_left < 0:
+        return EXPIRED
+    if days_left <= rule.escalate_days:
+        return f"{rule.escalate_days}d"
+    for day in sorted(rule.reminder_days):
+        if days_left <= day:
+            return f"{day}d"
+    return OK
+
+
+def escalation_stages(rule: CredentialExpirySettings) -> tuple[str, ...]:
+    return (f"{rule.escalate_days}d", EXPIRED)
+
+
+def stage_rank(stage: str, rule: CredentialExpirySettings) -> int:
+    """Higher is more urgent: ok < 30d < 14d < 7d < 3d < expired."""
+    order = [OK] + [f"{d}d" for d in sorted(rule.reminder_days, reverse=True)] + list(escalation_stages(rule))
+    return order.index(stage) if stage in order else 0
+
+
+@dataclass(frozen=True)
+class CredentialFigures:
+    credential_id: str
+    kind: str
+    name: str
+    owner: str | None
+    created_at: datetime
+    due_at: datetime | None
+    days_left: int | None
+    age_days: int
+    stage: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "credential_id": self.credential_id,
+            "kind": self.kind,
+            "name": self.name,
+            "owner": self.owner,
+            "created_at": iso(self.created_at),
+            "due_at": iso(self.due_at),
+            "days_left": self.days_left,
+            "age_days": self.age_days,
+            "stage": self.stage,
+        }
+
+
+def in_force(conn: Connection, at: datetime, settings: Settings) -> list[CredentialFigures]:
+    c = credentials.c
+    newest = (
+        select(c.credential_id, func.max(c.created_at).label("created_at"))
+        .where(c.created_at <= at)
+        .group_by(c.credential_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(credentials).join(
+            newest, and_(c.credential_id == newest.c.credential_id, c.created_at == newest.c.created_at)
+        )
+    ).all()
+    rule = settings.rules.credential_expiry
+    out = []
+    for row in rows:
+        due = row.expires_at or row.rotate_by
+        if due is None and row.kind in settings.credentials.max_age_days:
+            due = row.created_at + timedelta(days=settings.credentials.max_age_days[row.kind])
+        days_left = days_floor(due - at) if due is not None else None
+        out.append(
+            CredentialFigures(
+                credential_id=row.credential_id,
+                kind=row.kind,
+                name=row.name,
+                owner=row.owner,
+                created_at=row.created_at,
+                due_at=due,
+                days_left=days_left,
+                age_days=days_floor(at - row.created_at),
+                stage=stage_for(days_left, rule),
+            )
+        )
+    far = datetime.max.replace(tzinfo=at.tzinfo)
+    out.sort(key=lambda f: (f.due_at or far, f.credential_id))
+    return out
+
+
+def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+    figures = in_force(conn, at, settings)
+    by_stage: dict[str, int] = {}
+    for f in figures:
+        by_stage[f.stage] = by_stage.get(f.stage, 0) + 1
+    return {"at": iso(at), "credentials": [f.as_json() for f in figures], "by_stage": by_stage}

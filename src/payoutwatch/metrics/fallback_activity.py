@@ -1,0 +1,71 @@
+"""Fallback Activity: manual payouts in the rolling window, their CAD against automated volume,
+and how long detection took to become a completed manual transfer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from payoutwatch.clock import iso
+from payoutwatch.config import Settings
+from payoutwatch.metrics.common import as_number, percentile, ratio, window_start
+from payoutwatch.metrics.runs import runs_known_at, select_runs
+from payoutwatch.store.tables import job_runs, manual_payouts
+from payoutwatch.store.types import elapsed
+
+
+def automated_cents(conn: Connection, at: datetime, since: datetime, settings: Settings) -> int:
+    """CAD processed by runs started in ``(since, at]`` (derived from payouts where not reported)."""
+    r = job_runs.c
+    base = select_runs(settings.schedule.job, at).where(r.started_at > since)
+    reported = conn.execute(
+        select(func.coalesce(func.sum(r.cad_processed_cents), 0))
+        .where(r.job == settings.schedule.job, r.started_at <= at, r.started_at > since)
+    ).scalar_one()
+    unreported = conn.execute(base.where(r.cad_processed_cents.is_(None))).all()
+    derived = sum(f.cad_processed_cents or 0 for f in runs_known_at(unreported, conn, at))
+    return int(reported) + derived
+
+
+def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+    days = settings.rules.fallback_volume.window_days
+    since = window_start(at, days)
+    m = manual_payouts.c
+    in_window = (m.detected_at > since) & (m.detected_at <= at)
+    count, total = conn.execute(
+        select(func.count(), func.coalesce(func.sum(m.amount_cents), 0)).where(in_window)
+    ).one()
+    completed = m.completed_at.is_not(None) & (m.completed_at <= at)
+    durations = sorted(
+        float(d)
+        for (d,) in conn.execute(select(elapsed(m.detected_at, m.completed_at)).where(in_window, completed))
+    )
+    open_count, oldest_open = conn.execute(
+        select(func.count(), func.min(m.detected_at)).where(in_window, ~completed)
+    ).one()
+    automated = automated_cents(conn, at, since, settings)
+    fallback = int(total)
+    return {
+        "at": iso(at),
+        "window_days": as_number(days),
+        "window_start": iso(since),
+        "manual_payout_count": int(count),
+        "fallback_cents": fallback,
+        "automated_cents": automated,
+        "fallback_ratio": ratio(fallback, automated),
+        "detection_to_completion": {
+            "count": len(durations),
+            "median_s": _rounded(percentile(durations, 0.5)),
+            "p90_s": _rounded(percentile(durations, 0.9)),
+            "max_s": _rounded(durations[-1] if durations else None),
+            "open_count": int(open_count),
+            "oldest_open_s": _rounded((at - oldest_open).total_seconds()) if oldest_open else None,
+        },
+    }
+
+
+def _rounded(value: float | None) -> float | int | None:
+    """Durations come back from SQL as floats (julianday arithmetic): round to the millisecond."""
+    return None if value is None else as_number(round(value, 3))

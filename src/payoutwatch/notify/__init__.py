@@ -1,0 +1,1 @@
+"""Notifications: transitions -> routes -> silences -> outbox -> channels."""

@@ -1,0 +1,63 @@
+"""SMTP e-mail with plain-text and HTML parts and ``X-Payoutwatch-*`` headers."""
+
+from __future__ import annotations
+
+import html
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from payoutwatch.config import EmailChannel
+from payoutwatch.notify.channels.base import DeliveryError
+from payoutwatch.notify.messages import Message
+
+
+def compose(message: Message, settings: EmailChannel) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"] = f"{message.headline} [{message.severity}]"
+    mail["From"] = settings.from_
+    mail["To"] = ", ".join(settings.to)
+    mail["X-Payoutwatch-Rule"] = message.rule
+    mail["X-Payoutwatch-Alert-Key"] = message.key
+    mail["X-Payoutwatch-Event"] = message.event
+    mail["Message-ID"] = f"<{message.episode}.{message.event}.{message.stage or 'none'}@payoutwatch>"
+    mail.set_content(message.text())
+    rows = "".join(
+        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+        for label, value in message.facts
+    )
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in message.reasons)
+    link = f"<p><a href='{html.escape(message.link)}'>Open in payoutwatch</a></p>" if message.link else ""
+    mail.add_alternative(
+        f"<html><body><h2>{html.escape(message.headline)}</h2><p>{html.escape(message.summary)}</p>"
+        f"<ul>{reasons}</ul><table>{rows}</table>{link}</body></html>",
+        subtype="html",
+    )
+    return mail
+
+
+class Email:
+    def __init__(self, name: str, settings: EmailChannel) -> None:
+        self.name = name
+        self.settings = settings
+
+    def send(self, message: Message) -> None:
+        s = self.settings
+        mail = compose(message, s)
+        try:
+            with smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds) as smtp:
+                smtp.ehlo()
+                if s.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if s.username and s.password is not None:
+                    smtp.login(s.username, s.password.get_secret_value())
+                smtp.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"SMTP refused every recipient: {list(exc.recipients)}", permanent=True) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})", permanent=True) from None
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"SMTP answered {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {s.host}:{s.port} unreachable: {type(exc).__name__}") from None

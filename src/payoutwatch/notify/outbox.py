@@ -1,0 +1,208 @@
+"""The persistent outbox: a notification is a row before it is a request.
+
+``enqueue`` writes one row per (transition, channel) in the caller's transaction. ``deliver_due``
+sends due rows one at a time in their own transaction (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL), in order per alert and channel, with exponential backoff and jitter, honouring
+``Retry-After``; permanent errors fail at once; ``max_attempts`` / ``max_age`` bound the retries.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from payoutwatch.config import Settings
+from payoutwatch.notify.channels import Channel, DeliveryError, build_channel
+from payoutwatch.notify.messages import Message, render
+from payoutwatch.notify.routing import channels_for
+from payoutwatch.notify.silences import silencing
+from payoutwatch.rules.engine import Event, Transition
+from payoutwatch.store.tables import channel_health, notifications
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+def _resolved_channels(conn: Connection, alert_id: int) -> list[str]:
+    """A ``resolved`` goes where the episode's earlier notifications went (not where they were silenced)."""
+    n = notifications.c
+    rows = conn.execute(
+        select(n.channel)
+        .where(n.alert_id == alert_id, n.event != Event.RESOLVED.value,
+               n.state != NotificationState.SUPPRESSED.value)
+        .group_by(n.channel)
+        .order_by(func.min(n.id))
+    )
+    return [c for (c,) in rows]
+
+
+def targets(conn: Connection, transition: Transition, settings: Settings) -> list[str]:
+    if transition.event is None:
+        return []
+    if transition.event == Event.RESOLVED:
+        return _resolved_channels(conn, transition.alert_id)
+    routed = channels_for(settings, rule=transition.rule, stage=transition.stage, key=transition.key,
+                          owner=transition.owner, severity=transition.severity)
+    if transition.rule == "notification_failing":
+        failing = transition.details.get("channel")
+        routed = [c for c in routed + settings.notifications.fallback_channels if c != failing]
+        routed = list(dict.fromkeys(routed)) or ["log"]
+    return routed
+
+
+def enqueue(conn: Connection, transitions: list[Transition], settings: Settings, *, now: datetime) -> int:
+    """Write the outbox rows of these transitions; returns how many are to be sent."""
+    count = 0
+    for transition in transitions:
+        channels = targets(conn, transition, settings)
+        if not channels:
+            continue
+        message = render(transition, settings).to_json()
+        silence = silencing(conn, rule=transition.rule, key=transition.key, owner=transition.owner,
+                            instants=[transition.at, now])
+        state = NotificationState.SUPPRESSED if silence is not None else NotificationState.PENDING
+        for channel in channels:
+            conn.execute(
+                insert(notifications).values(
+                    alert_id=transition.alert_id, history_id=transition.history_id, channel=channel,
+                    event=transition.event.value if transition.event else "", rule=transition.rule,
+                    alert_key=transition.key, state=state.value, attempts=0, next_attempt_at=now,
+                    message=message, created_at=now, silence_id=silence,
+                )
+            )
+            count += state is NotificationState.PENDING
+    return count
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff_seconds(attempts: int, settings: Settings, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: base × 2^(attempts−1), capped, scaled by [0.5, 1.0)."""
+    n = settings.notifications
+    raw = min(n.backoff_max_seconds, n.backoff_base_seconds * 2 ** max(0, attempts - 1))
+    return raw * (0.5 + rng() / 2)
+
+
+def _next_due(conn: Connection, *, now: datetime, retry_now: bool, skip: set[int]) -> Any:
+    n = notifications.c
+    earlier = aliased(notifications)
+    blocked_by_earlier = exists().where(
+        and_(earlier.c.alert_id == n.alert_id, earlier.c.channel == n.channel,
+             earlier.c.state == NotificationState.PENDING.value, earlier.c.id < n.id)
+    )
+    q = select(notifications).where(n.state == NotificationState.PENDING.value, ~blocked_by_earlier)
+    if not retry_now:
+        q = q.where(n.next_attempt_at <= now)
+    if skip:
+        q = q.where(n.id.not_in(skip))
+    q = q.order_by(n.id).limit(1)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=notifications)
+    return conn.execute(q).first()
+
+
+def deliver_due(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: Callable[[], datetime],
+    retry_now: bool = False,
+    client: httpx.Client | None = None,
+    limit: int = 1000,
+) -> DeliveryReport:
+    """Send every due pending notification once; rows that fail transiently wait for their backoff."""
+    report = DeliveryReport()
+    attempted: set[int] = set()
+    own_client = client is None
+    http = client or httpx.Client(follow_redirects=False)
+    channels: dict[str, Channel] = {}
+    try:
+        for _ in range(limit):
+            with engine.begin() as conn:
+                row = _next_due(conn, now=now(), retry_now=retry_now, skip=attempted)
+                if row is None:
+                    break
+                attempted.add(row.id)
+                _attempt(conn, row, settings, channels, http, now=now(), report=report)
+    finally:
+        if own_client:
+            http.close()
+    return report
+
+
+def _attempt(
+    conn: Connection, row: Any, settings: Settings, channels: dict[str, Channel], http: httpx.Client, *,
+    now: datetime, report: DeliveryReport,
+) -> None:
+    n = notifications.c
+    attempts = row.attempts + 1
+    try:
+        if row.channel not in channels:
+            channels[row.channel] = build_channel(row.channel, settings.channel(row.channel), http)
+        channels[row.channel].send(Message.from_json(row.message))
+    except KeyError:
+        error: DeliveryError | None = DeliveryError(f"no channel named {row.channel!r} in the config", permanent=True)
+    except DeliveryError as exc:
+        error = exc
+    else:
+        error = None
+    if error is None:
+        conn.execute(update(notifications).where(n.id == row.id).values(
+            state=NotificationState.SENT.value, attempts=attempts, sent_at=now, last_error=None))
+        _channel_result(conn, row.channel, now=now, error=None)
+        report.sent += 1
+        return
+    too_old = now - row.created_at > timedelta(hours=settings.notifications.max_age_hours)
+    give_up = error.permanent or attempts >= settings.notifications.max_attempts or too_old
+    values: dict[str, Any] = {"attempts": attempts, "last_error": str(error)[:1000]}
+    if give_up:
+        values["state"] = NotificationState.FAILED.value
+        report.failed += 1
+    else:
+        wait = error.retry_after if error.retry_after is not None else backoff_seconds(attempts, settings)
+        values["next_attempt_at"] = now + timedelta(seconds=wait)
+        report.retrying += 1
+    conn.execute(update(notifications).where(n.id == row.id).values(**values))
+    _channel_result(conn, row.channel, now=now, error=str(error))
+    report.errors.append(f"notification {row.id} to {row.channel}: {error}")
+
+
+def _channel_result(conn: Connection, channel: str, *, now: datetime, error: str | None) -> None:
+    h = channel_health.c
+    current = conn.execute(select(channel_health).where(h.channel == channel)).first()
+    if current is None:
+        conn.execute(insert(channel_health).values(channel=channel, consecutive_failures=0))
+        failures = 0
+    else:
+        failures = current.consecutive_failures
+    if error is None:
+        values: dict[str, Any] = {"consecutive_failures": 0, "last_attempt_at": now, "last_success_at": now}
+    else:
+        values = {"consecutive_failures": failures + 1, "last_attempt_at": now, "last_error": error[:1000]}
+    conn.execute(update(channel_health).where(h.channel == channel).values(**values))
+
+
+def list_notifications(conn: Connection, *, failed_only: bool = False, limit: int = 200) -> list[Any]:
+    n = notifications.c
+    q = select(notifications).order_by(n.id.desc()).limit(limit)
+    if failed_only:
+        q = q.where(n.state == NotificationState.FAILED.value)
+    return list(conn.execute(q))

@@ -1,0 +1,105 @@
+"""``automation_failure``: a cycle whose most recent problem is not followed by a healthy finish.
+
+Problems: the missed deadline (no run started by ``scheduled_for + missed_grace``), a run still
+running after ``max_duration``, a run that finished failed, slow, or with too few studios
+processed. A healthy finish: exit 0, within ``max_duration``, processed ratio ≥ the minimum.
+Only the two most recent cycles scheduled ≤ at are considered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from payoutwatch.clock import iso
+from payoutwatch.config import AutomationFailureSettings
+from payoutwatch.metrics.runs import RunFigures, RunStatus
+from payoutwatch.rules.findings import Finding, RuleId
+
+
+@dataclass(frozen=True)
+class Problem:
+    at: datetime
+    reason: str
+    run_id: str | None = None
+
+
+def cycle_problems(
+    cycle: datetime, runs: list[RunFigures], at: datetime, rule: AutomationFailureSettings
+) -> tuple[list[Problem], datetime | None]:
+    """Every problem of the cycle known at ``at``, and the latest healthy finish (if any)."""
+    max_duration = timedelta(minutes=rule.max_duration_minutes)
+    deadline = cycle + timedelta(minutes=rule.missed_grace_minutes)
+    problems: list[Problem] = []
+    if at >= deadline and not any(r.started_at <= deadline for r in runs):
+        problems.append(Problem(deadline, f"no run started by {iso(deadline)} (missed deadline)"))
+    healthy: datetime | None = None
+    for run in runs:
+        took = timedelta(seconds=run.duration_s)
+        if run.status is RunStatus.RUNNING:
+            if took > max_duration:
+                problems.append(
+                    Problem(run.started_at + max_duration,
+                            f"run {run.run_id} still running after {_minutes(took)} "
+                            f"(limit {rule.max_duration_minutes:g} min)", run.run_id)
+                )
+            continue
+        assert run.finished_at is not None
+        reasons = []
+        if run.status is RunStatus.FAILED:
+            reasons.append(f"run {run.run_id} exited {run.exit_code if run.exit_code is not None else 'unknown'}")
+        if took > max_duration:
+            reasons.append(f"run {run.run_id} took {_minutes(took)} (limit {rule.max_duration_minutes:g} min)")
+        ratio = run.processed_ratio
+        if ratio is not None and ratio < rule.min_processed_ratio:
+            reasons.append(
+                f"run {run.run_id} processed {run.studios_processed} of {run.studios_scheduled} studios "
+                f"({ratio:.0%} < {rule.min_processed_ratio:.0%})"
+            )
+        if reasons:
+            problems.extend(Problem(run.finished_at, reason, run.run_id) for reason in reasons)
+        elif healthy is None or run.finished_at > healthy:
+            healthy = run.finished_at
+    return problems, healthy
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 60:.1f} min"
+
+
+def findings(
+    job: str,
+    cycles: list[datetime],
+    runs_by_cycle: dict[datetime, list[RunFigures]],
+    local_date: dict[datetime, str],
+    at: datetime,
+    rule: AutomationFailureSettings,
+) -> list[Finding]:
+    out = []
+    for cycle in cycles:
+        runs = runs_by_cycle.get(cycle, [])
+        problems, healthy = cycle_problems(cycle, runs, at, rule)
+        if not problems:
+            continue
+        latest_problem = max(p.at for p in problems)
+        if healthy is not None and healthy >= latest_problem:
+            continue
+        reasons = [p.reason for p in sorted(problems, key=lambda p: p.at)]
+        last = runs[-1] if runs else None
+        out.append(
+            Finding(
+                rule=RuleId.AUTOMATION_FAILURE,
+                key=f"automation_failure:{job}:{local_date[cycle]}",
+                severity=rule.severity,
+                owner=rule.owner,
+                summary=f"Payout run for the {local_date[cycle]} cycle ({job}) needs attention: {reasons[-1]}",
+                details={
+                    "job": job,
+                    "cycle": iso(cycle),
+                    "reasons": reasons,
+                    "runs": [r.run_id for r in runs],
+                    "last_run": last.as_json() if last else None,
+                },
+            )
+        )
+    return out

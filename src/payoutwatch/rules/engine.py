@@ -1,0 +1,251 @@
+"""The engine: diff findings with stored alerts and record transitions.
+
+A key with a finding and no firing alert fires; a firing alert whose key has no finding
+resolves; a change of stage is a transition too. State lives in the store, so evaluating
+the same instant twice records nothing new. A person's resolve holds the key closed until
+its finding clears (or, for staged rules, reaches a more urgent stage).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from payoutwatch.config import Settings
+from payoutwatch.metrics.credentials import escalation_stages, stage_rank
+from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.store.tables import alert_history, alerts
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Event(StrEnum):
+    """What a notification says happened (DESIGN §6)."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+    REMINDER = "reminder"
+    ESCALATED = "escalated"
+
+
+class Action(StrEnum):
+    """What the alert history records."""
+
+    FIRED = "fired"
+    STAGE_CHANGED = "stage_changed"
+    RESOLVED = "resolved"
+    RESOLVED_BY_PERSON = "resolved_by_person"
+    ACKNOWLEDGED = "acknowledged"
+    HELD = "held_after_person_resolve"
+    FINDING_CLEARED = "finding_cleared"
+
+
+@dataclass(frozen=True)
+class Transition:
+    alert_id: int
+    history_id: int
+    key: str
+    rule: str
+    action: Action
+    event: Event | None
+    stage: str | None
+    severity: str
+    owner: str
+    summary: str
+    details: dict[str, Any]
+    episode: str
+    at: datetime
+    started_at: datetime
+    actor: str | None = None
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+def event_for(rule: str, stage: str | None, settings: Settings) -> Event:
+    if rule == RuleId.CREDENTIAL_EXPIRY and stage is not None:
+        escalated = stage in escalation_stages(settings.rules.credential_expiry)
+        return Event.ESCALATED if escalated else Event.REMINDER
+    return Event.FIRING
+
+
+def _rank(rule: str, stage: str | None, settings: Settings) -> int:
+    if rule == RuleId.CREDENTIAL_EXPIRY and stage is not None:
+        return stage_rank(stage, settings.rules.credential_expiry)
+    return 0
+
+
+def apply_findings(
+    conn: Connection,
+    findings: Iterable[Finding],
+    *,
+    rules: set[str],
+    at: datetime,
+    now: datetime,
+    settings: Settings,
+) -> list[Transition]:
+    """Record every transition the findings imply for the given rules (caller owns the transaction)."""
+    by_key = {f.key: f for f in findings}
+    firing = {
+        row.key: row
+        for row in conn.execute(
+            select(alerts).where(alerts.c.state == AlertState.FIRING.value, alerts.c.rule.in_(rules))
+        )
+    }
+    holds = _holds(conn, rules)
+    out: list[Transition] = []
+    for key, finding in by_key.items():
+        alert = firing.get(key)
+        if alert is None:
+            hold = holds.get(key)
+            if hold is not None and _rank(finding.rule, finding.stage, settings) <= _rank(
+                finding.rule, hold.held_stage, settings
+            ):
+                continue
+            out.append(_fire(conn, finding, at=at, now=now, settings=settings))
+        else:
+            changed = _restage(conn, alert, finding, at=at, now=now, settings=settings)
+            if changed is not None:
+                out.append(changed)
+    for key, alert in firing.items():
+        if key not in by_key:
+            out.append(_resolve(conn, alert, at=at, now=now, actor=None, comment=None))
+    for key, hold in holds.items():
+        if key not in by_key:
+            conn.execute(update(alerts).where(alerts.c.id == hold.id).values(finding_cleared_at=at))
+            _history(conn, hold, Action.FINDING_CLEARED, at=at, now=now)
+    return out
+
+
+def _holds(conn: Connection, rules: set[str]) -> dict[str, Row[Any]]:
+    """Alerts a person resolved whose finding has not cleared since (newest per key)."""
+    rows = conn.execute(
+        select(alerts)
+        .where(
+            alerts.c.rule.in_(rules),
+            alerts.c.resolved_by.is_not(None),
+            alerts.c.finding_cleared_at.is_(None),
+        )
+        .order_by(alerts.c.started_at)
+    )
+    return {row.key: row for row in rows}
+
+
+def _history(
+    conn: Connection,
+    alert: Any,
+    action: Action,
+    *,
+    at: datetime,
+    now: datetime,
+    event: Event | None = None,
+    stage: str | None = None,
+    actor: str | None = None,
+    comment: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    result = conn.execute(
+        insert(alert_history).values(
+            alert_id=alert.id, key=alert.key, rule=alert.rule, action=action.value,
+            event=event.value if event else None, stage=stage, at=at, recorded_at=now,
+            actor=actor, comment=comment, details=details,
+        )
+    )
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def _fire(conn: Connection, finding: Finding, *, at: datetime, now: datetime, settings: Settings) -> Transition:
+    episode = "pw-" + uuid.uuid4().hex[:16]
+    result = conn.execute(
+        insert(alerts).values(
+            key=finding.key, rule=finding.rule.value, state=AlertState.FIRING.value, stage=finding.stage,
+            severity=finding.severity, owner=finding.owner, summary=finding.summary, details=finding.details,
+            episode=episode, started_at=at, updated_at=at,
+        )
+    )
+    pk = result.inserted_primary_key
+    assert pk is not None
+    alert = conn.execute(select(alerts).where(alerts.c.id == pk[0])).one()
+    event = event_for(finding.rule, finding.stage, settings)
+    history_id = _history(conn, alert, Action.FIRED, at=at, now=now, event=event, stage=finding.stage,
+                          details=finding.details)
+    return _transition(alert, history_id, Action.FIRED, event, at)
+
+
+def _restage(
+    conn: Connection, alert: Row[Any], finding: Finding, *, at: datetime, now: datetime, settings: Settings
+) -> Transition | None:
+    values: dict[str, Any] = {"summary": finding.summary, "details": finding.details, "owner": finding.owner}
+    if finding.stage == alert.stage:
+        if finding.details != alert.details or finding.summary != alert.summary:
+            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values, updated_at=at))
+        return None
+    values.update(stage=finding.stage, updated_at=at)
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
+    fresh = conn.execute(select(alerts).where(alerts.c.id == alert.id)).one()
+    more_urgent = _rank(finding.rule, finding.stage, settings) > _rank(finding.rule, alert.stage, settings)
+    event = event_for(finding.rule, finding.stage, settings) if more_urgent else None
+    history_id = _history(conn, fresh, Action.STAGE_CHANGED, at=at, now=now, event=event, stage=finding.stage,
+                          details={"from": alert.stage, "to": finding.stage})
+    return _transition(fresh, history_id, Action.STAGE_CHANGED, event, at)
+
+
+def _resolve(
+    conn: Connection, alert: Row[Any], *, at: datetime, now: datetime, actor: str | None, comment: str | None
+) -> Transition:
+    values: dict[str, Any] = {"state": AlertState.RESOLVED.value, "resolved_at": at, "updated_at": at}
+    action = Action.RESOLVED
+    if actor is not None:
+        values.update(resolved_by=actor, held_stage=alert.stage)
+        action = Action.RESOLVED_BY_PERSON
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
+    fresh = conn.execute(select(alerts).where(alerts.c.id == alert.id)).one()
+    history_id = _history(conn, fresh, action, at=at, now=now, event=Event.RESOLVED, actor=actor, comment=comment)
+    return _transition(fresh, history_id, action, Event.RESOLVED, at, actor=actor)
+
+
+def _transition(
+    alert: Row[Any], history_id: int, action: Action, event: Event | None, at: datetime, actor: str | None = None
+) -> Transition:
+    return Transition(
+        alert_id=alert.id, history_id=history_id, key=alert.key, rule=alert.rule, action=action, event=event,
+        stage=alert.stage, severity=alert.severity, owner=alert.owner, summary=alert.summary,
+        details=alert.details or {}, episode=alert.episode, at=at, started_at=alert.started_at, actor=actor,
+    )
+
+
+def firing_alert(conn: Connection, key: str) -> Row[Any]:
+    row = conn.execute(
+        select(alerts).where(alerts.c.key == key, alerts.c.state == AlertState.FIRING.value)
+    ).first()
+    if row is None:
+        raise AlertNotFound(f"no firing alert with key {key!r} (see `payoutwatch alerts`)")
+    return row
+
+
+def resolve_by_person(
+    conn: Connection, key: str, *, actor: str, at: datetime, now: datetime, comment: str | None = None
+) -> Transition:
+    """A person closes the alert; it stays closed while the same finding persists."""
+    return _resolve(conn, firing_alert(conn, key), at=at, now=now, actor=actor, comment=comment)
+
+
+def acknowledge(
+    conn: Connection, key: str, *, actor: str, at: datetime, now: datetime, comment: str | None = None
+) -> None:
+    """Record who acknowledged the alert and when; nothing is sent and escalation goes on."""
+    alert = firing_alert(conn, key)
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(acked_by=actor, acked_at=at))
+    _history(conn, alert, Action.ACKNOWLEDGED, at=at, now=now, actor=actor, comment=comment)

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables on SQLite (default) or PostgreSQL."""

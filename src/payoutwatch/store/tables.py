@@ -1,0 +1,255 @@
+"""The schema: the six record kinds, alert state and history, the outbox, silences, audit.
+
+Indexes name the query they serve. Instants are ``UtcDateTime``; money is BIGINT cents.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from payoutwatch.store.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = String(200)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("run_id", Id, primary_key=True),
+    Column("job", Id, nullable=False),
+    Column("scheduled_for", UtcDateTime, nullable=True, comment="as reported"),
+    Column("cycle_at", UtcDateTime, nullable=True, comment="the cycle this run serves (reported or nearest)"),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("exit_code", Integer),
+    Column("studios_scheduled", Integer),
+    Column("studios_processed", Integer),
+    Column("success_count", Integer),
+    Column("error_count", Integer),
+    Column("retry_count", Integer),
+    Column("cad_processed_cents", BigInteger),
+    Column("source", String(100)),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    # last run / runs in a window: job + started_at
+    Index("ix_job_runs_job_started", "job", "started_at"),
+    # runs of a cycle
+    Index("ix_job_runs_job_cycle", "job", "cycle_at"),
+)
+
+scheduled_payouts = Table(
+    "scheduled_payouts",
+    metadata,
+    Column("payout_id", Id, primary_key=True),
+    Column("studio_id", Id, nullable=False),
+    Column("scheduled_for", UtcDateTime, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("hold_reason", String(100)),
+    Column("paid_at", UtcDateTime),
+    Column("run_id", Id),
+    Column("transfer_id", Id),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    # figures derived per cycle (scheduled / processed studios, paid CAD): covering
+    Index("ix_payouts_cycle_covering", "scheduled_for", "status", "run_id", "paid_at", "studio_id", "amount_cents"),
+    # held by reserve caps, whatever the cycle
+    Index("ix_payouts_status_hold", "status", "hold_reason"),
+)
+
+reserve_snapshots = Table(
+    "reserve_snapshots",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("as_of", UtcDateTime, primary_key=True),
+    Column("balance_cents", BigInteger, nullable=False),
+    Column("threshold_cents", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+reserve_accounts = Table(
+    "reserve_accounts",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("first_as_of", UtcDateTime, nullable=False),
+    Column("last_as_of", UtcDateTime, nullable=False),
+    Column("last_balance_cents", BigInteger, nullable=False),
+    Column("last_threshold_cents", BigInteger, nullable=False),
+    comment="each account's latest snapshot, kept at ingest: the as-of seek is skipped when at >= last_as_of",
+)
+
+manual_payouts = Table(
+    "manual_payouts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("studio_id", Id, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Column("reason", String(200)),
+    Column("run_id", Id),
+    Column("scheduled_for", UtcDateTime),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    Index("ix_manual_payouts_detected", "detected_at"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("transfer_id", Id, primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("destination", Id),
+    Column("payout_id", Id),
+    Column("reversed", Boolean, nullable=False, server_default=text("false")),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    Index("ix_transfers_payout", "payout_id"),
+    Index("ix_transfers_created", "created_at"),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("credential_id", Id, primary_key=True),
+    Column("created_at", UtcDateTime, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("owner", String(100)),
+    Column("expires_at", UtcDateTime),
+    Column("rotate_by", UtcDateTime),
+    Column("source", String(100)),
+    Column("ingested_at", UtcDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("rule", String(60), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("stage", String(20)),
+    Column("severity", String(10), nullable=False),
+    Column("owner", String(100), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("episode", String(40), nullable=False, comment="label unique to this firing episode"),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Column("resolved_by", String(100), comment="the person who resolved it; null when the finding cleared"),
+    Column("held_stage", String(20), comment="after a person's resolve: the stage the hold covers"),
+    Column("finding_cleared_at", UtcDateTime, comment="after a person's resolve: when the finding went away"),
+    Column("acked_by", String(100)),
+    Column("acked_at", UtcDateTime),
+    Index("ix_alerts_key_started", "key", "started_at"),
+    # at most one firing alert per key, whatever the number of evaluators
+    Index("uq_alerts_firing_key", "key", unique=True, sqlite_where=text("state = 'firing'"),
+          postgresql_where=text("state = 'firing'")),
+    Index("ix_alerts_state_rule", "state", "rule"),
+)
+
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("rule", String(60), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("event", String(16)),
+    Column("stage", String(20)),
+    Column("at", UtcDateTime, nullable=False, comment="the evaluated instant (or the time of a person's action)"),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(100)),
+    Column("comment", Text),
+    Column("details", JSON),
+    Index("ix_alert_history_alert", "alert_id"),
+    Index("ix_alert_history_at", "at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, nullable=False),
+    Column("history_id", Integer, nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("rule", String(60), nullable=False),
+    Column("alert_key", String(300), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("message", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("silence_id", Integer),
+    # the outbox scan: pending rows by due time
+    Index("ix_notifications_due", "state", "next_attempt_at"),
+    Index("ix_notifications_alert_channel", "alert_id", "channel"),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(60)),
+    Column("key", String(300)),
+    Column("owner", String(100)),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("author", String(100), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+channel_health = Table(
+    "channel_health",
+    metadata,
+    Column("channel", String(100), primary_key=True),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    Column("last_attempt_at", UtcDateTime),
+    Column("last_success_at", UtcDateTime),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(300)),
+    Column("details", JSON),
+    Index("ix_audit_log_at", "at"),
+)
+
+RECORD_TABLES: dict[str, Table] = {
+    "job_runs": job_runs,
+    "scheduled_payouts": scheduled_payouts,
+    "reserve_snapshots": reserve_snapshots,
+    "manual_payouts": manual_payouts,
+    "transfers": transfers,
+    "credentials": credentials,
+}
