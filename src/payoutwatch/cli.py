@@ -47,10 +47,11 @@ class State:
     def engine(self) -> Any:
         from payoutwatch.store.engine import open_store
 
+        url = self.settings.store.url
         try:
-            return open_store(self.settings.store.url)
+            return open_store(url)
         except Exception as exc:  # a store that cannot be opened is an operator problem, not a bug
-            fail(f"cannot open the store {self.settings.store.url.split('@')[-1]}: {exc}", code=2)
+            fail(f"cannot open the store {url.split('@')[-1]}: {type(exc).__name__}: {exc}", code=2)
 
 
 state = State()
