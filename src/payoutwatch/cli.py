@@ -18,14 +18,18 @@ from rich.console import Console
 from payoutwatch.clock import SystemClock, iso, parse_instant
 from payoutwatch.config import ConfigError, Settings, load_settings, redacted
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="payoutwatch: one trustworthy view of automated studio payouts.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="payoutwatch: one trustworthy view of automated studio payouts.",
+)
 silence_app = typer.Typer(no_args_is_help=True, help="Silences: suppress delivery (never recording).")
 config_app = typer.Typer(no_args_is_help=True, help="Validate or show the configuration.")
 app.add_typer(silence_app, name="silence")
 app.add_typer(config_app, name="config")
 
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 clock = SystemClock()
 
@@ -81,19 +85,26 @@ def print_json(data: Any) -> None:
 
 @app.callback()
 def main_options(
-    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file (default ./payoutwatch.yaml "
-                                               "or $PAYOUTWATCH_CONFIG).")] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", help="YAML config file (default ./payoutwatch.yaml or $PAYOUTWATCH_CONFIG)."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     state.config = config
 
 
 @app.command()
 def ingest(
-    kind: Annotated[str, typer.Argument(help="job_runs, scheduled_payouts, reserve_snapshots, manual_payouts, "
-                                        "transfers or credentials")],
+    kind: Annotated[
+        str,
+        typer.Argument(help="job_runs, scheduled_payouts, reserve_snapshots, manual_payouts, transfers or credentials"),
+    ],
     file: Annotated[str, typer.Argument(help="JSON Lines or a JSON array; '-' reads stdin")],
 ) -> None:
     """Store records (an idempotent upsert); a batch with any bad record is refused whole."""
@@ -129,25 +140,43 @@ def evaluate(
     transitions = run_evaluation(engine, state.settings, at=when, now=clock.now())
     report, raised = deliver_notifications(engine, state.settings, now=clock.now)
     rows = [
-        {"key": t.key, "rule": t.rule, "action": t.action.value, "event": t.event.value if t.event else None,
-         "stage": t.stage, "at": iso(t.at), "summary": t.summary}
+        {
+            "key": t.key,
+            "rule": t.rule,
+            "action": t.action.value,
+            "event": t.event.value if t.event else None,
+            "stage": t.stage,
+            "at": iso(t.at),
+            "summary": t.summary,
+        }
         for t in transitions + raised
     ]
     if json_output:
-        print_json({"at": iso(when), "transitions": rows, "delivered": report.sent, "failed": report.failed,
-                    "retrying": report.retrying})
+        print_json(
+            {
+                "at": iso(when),
+                "transitions": rows,
+                "delivered": report.sent,
+                "failed": report.failed,
+                "retrying": report.retrying,
+            }
+        )
         return
     if not rows:
         out.print(f"{iso(when)}: no transitions")
     for r in rows:
-        out.print(f"{r['at']} {r['action']:<18} {r['key']}  {r['event'] or ''} {r['stage'] or ''}".rstrip(),
-                  highlight=False)
+        out.print(
+            f"{r['at']} {r['action']:<18} {r['key']}  {r['event'] or ''} {r['stage'] or ''}".rstrip(),
+            highlight=False,
+        )
     _print_delivery(report)
 
 
 def _print_delivery(report: Any) -> None:
-    out.print(f"notifications: {report.sent} sent, {report.retrying} retrying, {report.failed} failed",
-              highlight=False)
+    out.print(
+        f"notifications: {report.sent} sent, {report.retrying} retrying, {report.failed} failed",
+        highlight=False,
+    )
     for line in report.errors:
         err.print(f"  {line}", highlight=False, markup=False)
 
@@ -186,10 +215,20 @@ def dashboard(
 
 def alert_json(row: Any) -> dict[str, Any]:
     return {
-        "key": row.key, "rule": row.rule, "state": row.state, "stage": row.stage, "severity": row.severity,
-        "owner": row.owner, "summary": row.summary, "started_at": iso(row.started_at),
-        "resolved_at": iso(row.resolved_at), "resolved_by": row.resolved_by, "acked_by": row.acked_by,
-        "acked_at": iso(row.acked_at), "episode": row.episode, "details": row.details,
+        "key": row.key,
+        "rule": row.rule,
+        "state": row.state,
+        "stage": row.stage,
+        "severity": row.severity,
+        "owner": row.owner,
+        "summary": row.summary,
+        "started_at": iso(row.started_at),
+        "resolved_at": iso(row.resolved_at),
+        "resolved_by": row.resolved_by,
+        "acked_by": row.acked_by,
+        "acked_at": iso(row.acked_at),
+        "episode": row.episode,
+        "details": row.details,
     }
 
 
@@ -216,8 +255,26 @@ def alerts(
         return
     from payoutwatch.terminal import render_rows
 
-    render_rows("alerts", [{k: r[k] for k in ("key", "state", "stage", "severity", "owner", "started_at",
-                                              "resolved_at", "acked_by")} for r in rows], out)
+    render_rows(
+        "alerts",
+        [
+            {
+                k: r[k]
+                for k in (
+                    "key",
+                    "state",
+                    "stage",
+                    "severity",
+                    "owner",
+                    "started_at",
+                    "resolved_at",
+                    "acked_by",
+                )
+            }
+            for r in rows
+        ],
+        out,
+    )
 
 
 def _person_action(key: str, comment: str | None, action: str) -> None:
@@ -278,10 +335,29 @@ def silence_add(
     now = clock.now()
     try:
         with state.engine().begin() as conn:
-            silence_id = add_silence(conn, Matcher(rule, key, owner), starts_at=begins, ends_at=ends,
-                                     author=actor(), comment=comment, now=now)
-            audit(conn, actor=actor(), action="silence_add", target=str(silence_id), now=now,
-                  details={"rule": rule, "key": key, "owner": owner, "starts_at": iso(begins), "ends_at": iso(ends)})
+            silence_id = add_silence(
+                conn,
+                Matcher(rule, key, owner),
+                starts_at=begins,
+                ends_at=ends,
+                author=actor(),
+                comment=comment,
+                now=now,
+            )
+            audit(
+                conn,
+                actor=actor(),
+                action="silence_add",
+                target=str(silence_id),
+                now=now,
+                details={
+                    "rule": rule,
+                    "key": key,
+                    "owner": owner,
+                    "starts_at": iso(begins),
+                    "ends_at": iso(ends),
+                },
+            )
     except ValueError as exc:
         fail(str(exc), code=2)
     out.print(f"silence {silence_id} active {iso(begins)} → {iso(ends)}", highlight=False)
@@ -297,8 +373,16 @@ def silence_list(
 
     with state.engine().connect() as conn:
         rows = [
-            {"id": r.id, "rule": r.rule, "key": r.key, "owner": r.owner, "starts_at": iso(r.starts_at),
-             "ends_at": iso(r.ends_at), "author": r.author, "comment": r.comment}
+            {
+                "id": r.id,
+                "rule": r.rule,
+                "key": r.key,
+                "owner": r.owner,
+                "starts_at": iso(r.starts_at),
+                "ends_at": iso(r.ends_at),
+                "author": r.author,
+                "comment": r.comment,
+            }
             for r in list_silences(conn, now=clock.now(), include_expired=all_silences)
         ]
     if json_output:
@@ -336,9 +420,18 @@ def notifications(
 
     with state.engine().connect() as conn:
         rows = [
-            {"id": r.id, "channel": r.channel, "event": r.event, "rule": r.rule, "alert_key": r.alert_key,
-             "state": r.state, "attempts": r.attempts, "next_attempt_at": iso(r.next_attempt_at),
-             "sent_at": iso(r.sent_at), "last_error": r.last_error}
+            {
+                "id": r.id,
+                "channel": r.channel,
+                "event": r.event,
+                "rule": r.rule,
+                "alert_key": r.alert_key,
+                "state": r.state,
+                "attempts": r.attempts,
+                "next_attempt_at": iso(r.next_attempt_at),
+                "sent_at": iso(r.sent_at),
+                "last_error": r.last_error,
+            }
             for r in list_notifications(conn, failed_only=failed, limit=limit)
         ]
     if json_output:
@@ -355,8 +448,11 @@ def notifications(
 def config_check() -> None:
     """Validate the configuration (exit 2 with every problem named)."""
     settings = state.settings
-    out.print(f"configuration is valid: {len(settings.channels)} channel(s), {len(settings.routes)} route(s), "
-              f"store {settings.store.url.split('@')[-1]}", highlight=False)
+    out.print(
+        f"configuration is valid: {len(settings.channels)} channel(s), {len(settings.routes)} route(s), "
+        f"store {settings.store.url.split('@')[-1]}",
+        highlight=False,
+    )
 
 
 @config_app.command("show")

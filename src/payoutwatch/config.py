@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = "payoutwatch.yaml"
 CONFIG_ENV = "PAYOUTWATCH_CONFIG"
@@ -35,7 +43,7 @@ class StoreSettings(Strict):
 
 class ScheduleSettings(Strict):
     rrule: str = "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;BYHOUR=6;BYMINUTE=0"
-    start: date | datetime = date(2026, 1, 8)
+    start: date | datetime = date(2025, 1, 2)
     job: str = "payouts"
 
     @field_validator("start", mode="before")
@@ -236,6 +244,10 @@ class WebSettings(Strict):
     base_url: str | None = None
 
 
+def _log_channel() -> ChannelSettings:
+    return LogChannel(type="log")
+
+
 DEFAULT_ROUTES = [
     Route(rule="automation_failure", channels=["log"]),
     Route(rule="fallback_volume", channels=["log"]),
@@ -253,7 +265,7 @@ class Settings(Strict):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     credentials: CredentialSettings = Field(default_factory=CredentialSettings)
-    channels: dict[str, ChannelSettings] = Field(default_factory=lambda: {"log": LogChannel(type="log")})
+    channels: dict[str, ChannelSettings] = Field(default_factory=lambda: {"log": _log_channel()})
     routes: list[Route] = Field(default_factory=lambda: list(DEFAULT_ROUTES))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -367,8 +379,8 @@ def load_settings(explicit: str | None = None) -> Settings:
 
 def redacted(settings: Settings) -> dict[str, Any]:
     """The settings as plain data with every secret replaced by ``'********'``."""
-    data = settings.model_dump(mode="json", by_alias=True)
-    return _mask_secrets(data, settings)
+    data: dict[str, Any] = _mask_secrets(settings.model_dump(mode="json", by_alias=True), settings)
+    return data
 
 
 def _mask_secrets(data: Any, model: Any) -> Any:

@@ -62,14 +62,19 @@ def check_channels(engine: Engine, settings: Settings, *, now: datetime) -> list
     with engine.begin() as conn:
         health = list(conn.execute(select(channel_health)))
         findings = notification_failing.findings(health, settings.rules.notification_failing)
-        transitions = apply_findings(conn, findings, rules={RuleId.NOTIFICATION_FAILING.value}, at=now, now=now,
-                                     settings=settings)
+        transitions = apply_findings(
+            conn, findings, rules={RuleId.NOTIFICATION_FAILING.value}, at=now, now=now, settings=settings
+        )
         enqueue(conn, transitions, settings, now=now)
     return transitions
 
 
 def deliver(
-    engine: Engine, settings: Settings, *, now: Callable[[], datetime], retry_now: bool = False,
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: Callable[[], datetime],
+    retry_now: bool = False,
     client: httpx.Client | None = None,
 ) -> tuple[DeliveryReport, list[Transition]]:
     """Deliver due notifications, then check channel health and deliver what that raised."""

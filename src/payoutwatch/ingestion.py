@@ -14,8 +14,9 @@ from payoutwatch.store.audit import audit
 from payoutwatch.store.ingest import IngestResult, ingest_records
 
 
-def ingest_text(engine: Engine, kind: str, text: str, settings: Settings, *, now: datetime,
-                actor: str = "cli") -> IngestResult:
+def ingest_text(
+    engine: Engine, kind: str, text: str, settings: Settings, *, now: datetime, actor: str = "cli"
+) -> IngestResult:
     """Parse ``text`` (JSON Lines or a JSON array) as ``kind`` records and store them.
 
     Raises ``records.BatchRejected`` (every bad record listed) or ``ValueError`` (unknown kind).

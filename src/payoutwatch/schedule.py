@@ -27,10 +27,7 @@ _CHUNK = 64
 class Schedule:
     def __init__(self, rule: str, start: date | datetime, timezone: str) -> None:
         self.zone = ZoneInfo(timezone)
-        if isinstance(start, datetime):
-            local_start = start.replace(tzinfo=None)
-        else:
-            local_start = datetime.combine(start, time(0, 0))
+        local_start = start.replace(tzinfo=None) if isinstance(start, datetime) else datetime.combine(start, time())
         self.start_local = local_start
         self.start = local_start.replace(tzinfo=self.zone).astimezone(UTC)
         parsed = rrulestr(rule, dtstart=local_start)

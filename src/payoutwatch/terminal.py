@@ -74,8 +74,9 @@ def render_dashboard(name: str, figures: dict[str, Any], console: Console, curre
             render_rows(key, value[:15], console, currency, total=len(value))
 
 
-def render_rows(title: str, rows: list[dict[str, Any]], console: Console, currency: str = "CAD",
-                total: int | None = None) -> None:
+def render_rows(
+    title: str, rows: list[dict[str, Any]], console: Console, currency: str = "CAD", total: int | None = None
+) -> None:
     shown = f" (first {len(rows)} of {total})" if total and total > len(rows) else ""
     table = Table(title=title + shown)
     columns = [c for c in rows[0] if not isinstance(rows[0][c], dict | list)]

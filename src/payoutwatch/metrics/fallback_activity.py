@@ -21,8 +21,9 @@ def automated_cents(conn: Connection, at: datetime, since: datetime, settings: S
     r = job_runs.c
     base = select_runs(settings.schedule.job, at).where(r.started_at > since)
     reported = conn.execute(
-        select(func.coalesce(func.sum(r.cad_processed_cents), 0))
-        .where(r.job == settings.schedule.job, r.started_at <= at, r.started_at > since)
+        select(func.coalesce(func.sum(r.cad_processed_cents), 0)).where(
+            r.job == settings.schedule.job, r.started_at <= at, r.started_at > since
+        )
     ).scalar_one()
     unreported = conn.execute(base.where(r.cad_processed_cents.is_(None))).all()
     derived = sum(f.cad_processed_cents or 0 for f in runs_known_at(unreported, conn, at))
@@ -34,13 +35,10 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     since = window_start(at, days)
     m = manual_payouts.c
     in_window = (m.detected_at > since) & (m.detected_at <= at)
-    count, total = conn.execute(
-        select(func.count(), func.coalesce(func.sum(m.amount_cents), 0)).where(in_window)
-    ).one()
+    count, total = conn.execute(select(func.count(), func.coalesce(func.sum(m.amount_cents), 0)).where(in_window)).one()
     completed = m.completed_at.is_not(None) & (m.completed_at <= at)
     durations = sorted(
-        float(d)
-        for (d,) in conn.execute(select(elapsed(m.detected_at, m.completed_at)).where(in_window, completed))
+        float(d) for (d,) in conn.execute(select(elapsed(m.detected_at, m.completed_at)).where(in_window, completed))
     )
     open_count, oldest_open = conn.execute(
         select(func.count(), func.min(m.detected_at)).where(in_window, ~completed)

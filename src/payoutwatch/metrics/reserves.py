@@ -25,11 +25,7 @@ from payoutwatch.store.types import elapsed
 def latest_snapshots(at: datetime) -> Subquery:
     """``(account_id, as_of, balance_cents, threshold_cents)`` of each account's latest snapshot ≤ at."""
     a, s = reserve_accounts.c, reserve_snapshots.c
-    seek = (
-        select(func.max(s.as_of))
-        .where(s.account_id == a.account_id, s.as_of <= at)
-        .scalar_subquery()
-    )
+    seek = select(func.max(s.as_of)).where(s.account_id == a.account_id, s.as_of <= at).scalar_subquery()
     latest_as_of = case((a.last_as_of <= at, a.last_as_of), else_=seek)
     pick = select(a.account_id, latest_as_of.label("as_of")).where(a.first_as_of <= at).subquery("pick")
     return (
@@ -93,7 +89,10 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings) -> li
     )
     denominator = sums.c.n * sums.c.sxx - sums.c.sx * sums.c.sx
     slope = case(
-        (and_(sums.c.n >= 2, denominator != 0), (sums.c.n * sums.c.sxy - sums.c.sx * sums.c.sy) / denominator),
+        (
+            and_(sums.c.n >= 2, denominator != 0),
+            (sums.c.n * sums.c.sxy - sums.c.sx * sums.c.sy) / denominator,
+        ),
         else_=0.0,
     )
     to_horizon = (
@@ -103,8 +102,14 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings) -> li
     )
     projected = latest.c.balance_cents + func.coalesce(slope, 0.0) * to_horizon
     q = (
-        select(latest.c.account_id, latest.c.as_of, latest.c.balance_cents, latest.c.threshold_cents,
-               func.coalesce(slope, 0.0).label("slope"), projected.label("projected"))
+        select(
+            latest.c.account_id,
+            latest.c.as_of,
+            latest.c.balance_cents,
+            latest.c.threshold_cents,
+            func.coalesce(slope, 0.0).label("slope"),
+            projected.label("projected"),
+        )
         .join_from(latest, sums, sums.c.account_id == latest.c.account_id, isouter=True)
         .where((latest.c.balance_cents < latest.c.threshold_cents) | (projected < latest.c.threshold_cents))
     )
@@ -135,15 +140,21 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     warning = settings.rules.reserve_breach.buffer_warning
     buffer = (cast(latest.c.balance_cents, Float) - latest.c.threshold_cents) / latest.c.threshold_cents
     near = conn.execute(
-        select(latest.c.account_id, latest.c.balance_cents, latest.c.threshold_cents, latest.c.as_of,
-               buffer.label("buffer"))
+        select(
+            latest.c.account_id,
+            latest.c.balance_cents,
+            latest.c.threshold_cents,
+            latest.c.as_of,
+            buffer.label("buffer"),
+        )
         .where(studio, latest.c.threshold_cents > 0, buffer < warning)
         .order_by(buffer, latest.c.account_id)
     ).all()
     p = scheduled_payouts.c
     held_count, held_cents = conn.execute(
-        select(func.count(), func.coalesce(func.sum(p.amount_cents), 0))
-        .where(p.status == PayoutStatus.HELD.value, p.hold_reason == RESERVE_CAP)
+        select(func.count(), func.coalesce(func.sum(p.amount_cents), 0)).where(
+            p.status == PayoutStatus.HELD.value, p.hold_reason == RESERVE_CAP
+        )
     ).one()
     return {
         "at": iso(at),
@@ -151,15 +162,23 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
         "aggregate_balance_cents": int(balance) if balance is not None else None,
         "aggregate_threshold_cents": int(threshold) if threshold is not None else None,
         "platform": (
-            {"balance_cents": int(platform.balance_cents), "threshold_cents": int(platform.threshold_cents),
-             "as_of": iso(platform.as_of)}
-            if platform else None
+            {
+                "balance_cents": int(platform.balance_cents),
+                "threshold_cents": int(platform.threshold_cents),
+                "as_of": iso(platform.as_of),
+            }
+            if platform
+            else None
         ),
         "buffer_warning": warning,
         "near_threshold": [
-            {"account_id": r.account_id, "balance_cents": int(r.balance_cents),
-             "threshold_cents": int(r.threshold_cents), "buffer_pct": round(float(r.buffer) * 100, 2),
-             "as_of": iso(r.as_of)}
+            {
+                "account_id": r.account_id,
+                "balance_cents": int(r.balance_cents),
+                "threshold_cents": int(r.threshold_cents),
+                "buffer_pct": round(float(r.buffer) * 100, 2),
+                "as_of": iso(r.as_of),
+            }
             for r in near
         ],
         "held_payouts": {"count": int(held_count), "amount_cents": int(held_cents)},

@@ -81,8 +81,9 @@ def runs_known_at(rows: Sequence[Row[Any]], conn: Connection, at: datetime) -> l
     """Turn stored run rows (all started ≤ at) into figures as of ``at``."""
     needs = [r for r in rows if _missing(r)]
     derived = _derive(conn, {r.cycle_at for r in needs if r.cycle_at is not None}, at)
-    latest_in_cycle = _latest_per_cycle(conn, {r.cycle_at for r in needs if r.cycle_at is not None},
-                                        job={r.job for r in needs}, at=at)
+    latest_in_cycle = _latest_per_cycle(
+        conn, {r.cycle_at for r in needs if r.cycle_at is not None}, job={r.job for r in needs}, at=at
+    )
     return [_figures(r, at, derived, latest_in_cycle) for r in rows]
 
 
@@ -90,9 +91,7 @@ def _missing(row: Row[Any]) -> bool:
     return row.studios_scheduled is None or row.studios_processed is None or row.cad_processed_cents is None
 
 
-def _figures(
-    row: Row[Any], at: datetime, derived: _Derived, latest_in_cycle: dict[datetime, str]
-) -> RunFigures:
+def _figures(row: Row[Any], at: datetime, derived: _Derived, latest_in_cycle: dict[datetime, str]) -> RunFigures:
     finished = row.finished_at if row.finished_at is not None and row.finished_at <= at else None
     if finished is None:
         status, end = RunStatus.RUNNING, at
@@ -173,7 +172,9 @@ def select_runs(job: str, at: datetime) -> Any:
     return select(job_runs).where(r.job == job, r.started_at <= at)
 
 
-def runs_of_cycles(conn: Connection, job: str, cycles: Iterable[datetime], at: datetime) -> dict[datetime, list[RunFigures]]:
+def runs_of_cycles(
+    conn: Connection, job: str, cycles: Iterable[datetime], at: datetime
+) -> dict[datetime, list[RunFigures]]:
     """Runs of ``job`` serving each of ``cycles`` and started ≤ at, oldest first."""
     wanted = set(cycles)
     if not wanted:

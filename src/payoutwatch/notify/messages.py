@@ -96,8 +96,12 @@ def _fmt(name: str, value: Any, currency: str) -> str:
 def render(transition: Transition, settings: Settings) -> Message:
     assert transition.event is not None
     details = transition.details
-    facts = [("Alert key", transition.key), ("Rule", transition.rule), ("Owner", transition.owner),
-             ("Severity", transition.severity)]
+    facts = [
+        ("Alert key", transition.key),
+        ("Rule", transition.rule),
+        ("Owner", transition.owner),
+        ("Severity", transition.severity),
+    ]
     if transition.stage:
         facts.append(("Stage", transition.stage))
     facts += [

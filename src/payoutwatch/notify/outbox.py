@@ -40,8 +40,11 @@ def _resolved_channels(conn: Connection, alert_id: int) -> list[str]:
     n = notifications.c
     rows = conn.execute(
         select(n.channel)
-        .where(n.alert_id == alert_id, n.event != Event.RESOLVED.value,
-               n.state != NotificationState.SUPPRESSED.value)
+        .where(
+            n.alert_id == alert_id,
+            n.event != Event.RESOLVED.value,
+            n.state != NotificationState.SUPPRESSED.value,
+        )
         .group_by(n.channel)
         .order_by(func.min(n.id))
     )
@@ -53,8 +56,14 @@ def targets(conn: Connection, transition: Transition, settings: Settings) -> lis
         return []
     if transition.event == Event.RESOLVED:
         return _resolved_channels(conn, transition.alert_id)
-    routed = channels_for(settings, rule=transition.rule, stage=transition.stage, key=transition.key,
-                          owner=transition.owner, severity=transition.severity)
+    routed = channels_for(
+        settings,
+        rule=transition.rule,
+        stage=transition.stage,
+        key=transition.key,
+        owner=transition.owner,
+        severity=transition.severity,
+    )
     if transition.rule == "notification_failing":
         failing = transition.details.get("channel")
         routed = [c for c in routed + settings.notifications.fallback_channels if c != failing]
@@ -70,16 +79,29 @@ def enqueue(conn: Connection, transitions: list[Transition], settings: Settings,
         if not channels:
             continue
         message = render(transition, settings).to_json()
-        silence = silencing(conn, rule=transition.rule, key=transition.key, owner=transition.owner,
-                            instants=[transition.at, now])
+        silence = silencing(
+            conn,
+            rule=transition.rule,
+            key=transition.key,
+            owner=transition.owner,
+            instants=[transition.at, now],
+        )
         state = NotificationState.SUPPRESSED if silence is not None else NotificationState.PENDING
         for channel in channels:
             conn.execute(
                 insert(notifications).values(
-                    alert_id=transition.alert_id, history_id=transition.history_id, channel=channel,
-                    event=transition.event.value if transition.event else "", rule=transition.rule,
-                    alert_key=transition.key, state=state.value, attempts=0, next_attempt_at=now,
-                    message=message, created_at=now, silence_id=silence,
+                    alert_id=transition.alert_id,
+                    history_id=transition.history_id,
+                    channel=channel,
+                    event=transition.event.value if transition.event else "",
+                    rule=transition.rule,
+                    alert_key=transition.key,
+                    state=state.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    message=message,
+                    created_at=now,
+                    silence_id=silence,
                 )
             )
             count += state is NotificationState.PENDING
@@ -98,15 +120,19 @@ def backoff_seconds(attempts: int, settings: Settings, rng: Callable[[], float] 
     """Exponential backoff with jitter: base × 2^(attempts−1), capped, scaled by [0.5, 1.0)."""
     n = settings.notifications
     raw = min(n.backoff_max_seconds, n.backoff_base_seconds * 2 ** max(0, attempts - 1))
-    return raw * (0.5 + rng() / 2)
+    return float(raw * (0.5 + rng() / 2))
 
 
 def _next_due(conn: Connection, *, now: datetime, retry_now: bool, skip: set[int]) -> Any:
     n = notifications.c
     earlier = aliased(notifications)
     blocked_by_earlier = exists().where(
-        and_(earlier.c.alert_id == n.alert_id, earlier.c.channel == n.channel,
-             earlier.c.state == NotificationState.PENDING.value, earlier.c.id < n.id)
+        and_(
+            earlier.c.alert_id == n.alert_id,
+            earlier.c.channel == n.channel,
+            earlier.c.state == NotificationState.PENDING.value,
+            earlier.c.id < n.id,
+        )
     )
     q = select(notifications).where(n.state == NotificationState.PENDING.value, ~blocked_by_earlier)
     if not retry_now:
@@ -149,8 +175,14 @@ def deliver_due(
 
 
 def _attempt(
-    conn: Connection, row: Any, settings: Settings, channels: dict[str, Channel], http: httpx.Client, *,
-    now: datetime, report: DeliveryReport,
+    conn: Connection,
+    row: Any,
+    settings: Settings,
+    channels: dict[str, Channel],
+    http: httpx.Client,
+    *,
+    now: datetime,
+    report: DeliveryReport,
 ) -> None:
     n = notifications.c
     attempts = row.attempts + 1
@@ -165,8 +197,11 @@ def _attempt(
     else:
         error = None
     if error is None:
-        conn.execute(update(notifications).where(n.id == row.id).values(
-            state=NotificationState.SENT.value, attempts=attempts, sent_at=now, last_error=None))
+        conn.execute(
+            update(notifications)
+            .where(n.id == row.id)
+            .values(state=NotificationState.SENT.value, attempts=attempts, sent_at=now, last_error=None)
+        )
         _channel_result(conn, row.channel, now=now, error=None)
         report.sent += 1
         return

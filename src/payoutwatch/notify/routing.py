@@ -19,9 +19,7 @@ def route_matches(route: Route, *, rule: str, stage: str | None, key: str, owner
     return route.severities is None or severity in route.severities
 
 
-def channels_for(
-    settings: Settings, *, rule: str, stage: str | None, key: str, owner: str, severity: str
-) -> list[str]:
+def channels_for(settings: Settings, *, rule: str, stage: str | None, key: str, owner: str, severity: str) -> list[str]:
     """Channel names in route order, each once."""
     out: list[str] = []
     for route in settings.routes:

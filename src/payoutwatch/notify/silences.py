@@ -30,7 +30,13 @@ class Matcher:
 
 
 def add_silence(
-    conn: Connection, matcher: Matcher, *, starts_at: datetime, ends_at: datetime, author: str, comment: str,
+    conn: Connection,
+    matcher: Matcher,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    author: str,
+    comment: str,
     now: datetime,
 ) -> int:
     if matcher == Matcher():
@@ -39,8 +45,14 @@ def add_silence(
         raise ValueError("a silence must end after it starts")
     result = conn.execute(
         insert(silences).values(
-            rule=matcher.rule, key=matcher.key, owner=matcher.owner, starts_at=starts_at, ends_at=ends_at,
-            author=author, comment=comment, created_at=now,
+            rule=matcher.rule,
+            key=matcher.key,
+            owner=matcher.owner,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            author=author,
+            comment=comment,
+            created_at=now,
         )
     )
     pk = result.inserted_primary_key
@@ -62,9 +74,7 @@ def list_silences(conn: Connection, *, now: datetime, include_expired: bool = Fa
     return list(conn.execute(q))
 
 
-def silencing(
-    conn: Connection, *, rule: str, key: str, owner: str, instants: list[datetime]
-) -> int | None:
+def silencing(conn: Connection, *, rule: str, key: str, owner: str, instants: list[datetime]) -> int | None:
     """The id of a silence that covers this notification, if any."""
     for row in conn.execute(select(silences)):
         if not Matcher(row.rule, row.key, row.owner).matches(rule=rule, key=key, owner=owner):

@@ -39,9 +39,12 @@ def cycle_problems(
         if run.status is RunStatus.RUNNING:
             if took > max_duration:
                 problems.append(
-                    Problem(run.started_at + max_duration,
-                            f"run {run.run_id} still running after {_minutes(took)} "
-                            f"(limit {rule.max_duration_minutes:g} min)", run.run_id)
+                    Problem(
+                        run.started_at + max_duration,
+                        f"run {run.run_id} still running after {_minutes(took)} "
+                        f"(limit {rule.max_duration_minutes:g} min)",
+                        run.run_id,
+                    )
                 )
             continue
         assert run.finished_at is not None

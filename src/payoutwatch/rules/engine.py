@@ -156,9 +156,17 @@ def _history(
 ) -> int:
     result = conn.execute(
         insert(alert_history).values(
-            alert_id=alert.id, key=alert.key, rule=alert.rule, action=action.value,
-            event=event.value if event else None, stage=stage, at=at, recorded_at=now,
-            actor=actor, comment=comment, details=details,
+            alert_id=alert.id,
+            key=alert.key,
+            rule=alert.rule,
+            action=action.value,
+            event=event.value if event else None,
+            stage=stage,
+            at=at,
+            recorded_at=now,
+            actor=actor,
+            comment=comment,
+            details=details,
         )
     )
     pk = result.inserted_primary_key
@@ -170,17 +178,26 @@ def _fire(conn: Connection, finding: Finding, *, at: datetime, now: datetime, se
     episode = "pw-" + uuid.uuid4().hex[:16]
     result = conn.execute(
         insert(alerts).values(
-            key=finding.key, rule=finding.rule.value, state=AlertState.FIRING.value, stage=finding.stage,
-            severity=finding.severity, owner=finding.owner, summary=finding.summary, details=finding.details,
-            episode=episode, started_at=at, updated_at=at,
+            key=finding.key,
+            rule=finding.rule.value,
+            state=AlertState.FIRING.value,
+            stage=finding.stage,
+            severity=finding.severity,
+            owner=finding.owner,
+            summary=finding.summary,
+            details=finding.details,
+            episode=episode,
+            started_at=at,
+            updated_at=at,
         )
     )
     pk = result.inserted_primary_key
     assert pk is not None
     alert = conn.execute(select(alerts).where(alerts.c.id == pk[0])).one()
     event = event_for(finding.rule, finding.stage, settings)
-    history_id = _history(conn, alert, Action.FIRED, at=at, now=now, event=event, stage=finding.stage,
-                          details=finding.details)
+    history_id = _history(
+        conn, alert, Action.FIRED, at=at, now=now, event=event, stage=finding.stage, details=finding.details
+    )
     return _transition(alert, history_id, Action.FIRED, event, at)
 
 
@@ -197,8 +214,16 @@ def _restage(
     fresh = conn.execute(select(alerts).where(alerts.c.id == alert.id)).one()
     more_urgent = _rank(finding.rule, finding.stage, settings) > _rank(finding.rule, alert.stage, settings)
     event = event_for(finding.rule, finding.stage, settings) if more_urgent else None
-    history_id = _history(conn, fresh, Action.STAGE_CHANGED, at=at, now=now, event=event, stage=finding.stage,
-                          details={"from": alert.stage, "to": finding.stage})
+    history_id = _history(
+        conn,
+        fresh,
+        Action.STAGE_CHANGED,
+        at=at,
+        now=now,
+        event=event,
+        stage=finding.stage,
+        details={"from": alert.stage, "to": finding.stage},
+    )
     return _transition(fresh, history_id, Action.STAGE_CHANGED, event, at)
 
 
@@ -217,19 +242,34 @@ def _resolve(
 
 
 def _transition(
-    alert: Row[Any], history_id: int, action: Action, event: Event | None, at: datetime, actor: str | None = None
+    alert: Row[Any],
+    history_id: int,
+    action: Action,
+    event: Event | None,
+    at: datetime,
+    actor: str | None = None,
 ) -> Transition:
     return Transition(
-        alert_id=alert.id, history_id=history_id, key=alert.key, rule=alert.rule, action=action, event=event,
-        stage=alert.stage, severity=alert.severity, owner=alert.owner, summary=alert.summary,
-        details=alert.details or {}, episode=alert.episode, at=at, started_at=alert.started_at, actor=actor,
+        alert_id=alert.id,
+        history_id=history_id,
+        key=alert.key,
+        rule=alert.rule,
+        action=action,
+        event=event,
+        stage=alert.stage,
+        severity=alert.severity,
+        owner=alert.owner,
+        summary=alert.summary,
+        details=alert.details or {},
+        episode=alert.episode,
+        at=at,
+        started_at=alert.started_at,
+        actor=actor,
     )
 
 
 def firing_alert(conn: Connection, key: str) -> Row[Any]:
-    row = conn.execute(
-        select(alerts).where(alerts.c.key == key, alerts.c.state == AlertState.FIRING.value)
-    ).first()
+    row = conn.execute(select(alerts).where(alerts.c.key == key, alerts.c.state == AlertState.FIRING.value)).first()
     if row is None:
         raise AlertNotFound(f"no firing alert with key {key!r} (see `payoutwatch alerts`)")
     return row

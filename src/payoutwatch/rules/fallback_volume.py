@@ -13,7 +13,11 @@ KEY = "fallback_volume"
 
 def findings(figures: dict[str, Any], rule: FallbackVolumeSettings) -> list[Finding]:
     count = figures["manual_payout_count"]
-    fallback, automated, ratio = figures["fallback_cents"], figures["automated_cents"], figures["fallback_ratio"]
+    fallback, automated, ratio = (
+        figures["fallback_cents"],
+        figures["automated_cents"],
+        figures["fallback_ratio"],
+    )
     reasons = []
     if count > rule.max_manual_payouts:
         reasons.append(f"{count} manual payouts in {figures['window_days']} days (limit {rule.max_manual_payouts})")

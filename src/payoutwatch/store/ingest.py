@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Row, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payoutwatch.records import JobRun, Record, ReserveSnapshot
@@ -43,8 +43,10 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     keys = [c.name for c in table.primary_key.columns]
     stmt = _insert(conn, table)
     updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates else (
-        stmt.on_conflict_do_nothing(index_elements=keys)
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+        if updates
+        else (stmt.on_conflict_do_nothing(index_elements=keys))
     )
     for start in range(0, len(rows), CHUNK):
         conn.execute(stmt, list(rows[start : start + CHUNK]))
@@ -92,22 +94,24 @@ def _refresh_accounts(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
         if account not in oldest or row["as_of"] < oldest[account]:
             oldest[account] = row["as_of"]
     ids = list(newest)
-    existing: dict[str, Any] = {}
+    existing: dict[str, Row[Any]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for row in conn.execute(select(reserve_accounts).where(reserve_accounts.c.account_id.in_(chunk))):
-            existing[row.account_id] = row
+        for stored in conn.execute(select(reserve_accounts).where(reserve_accounts.c.account_id.in_(chunk))):
+            existing[stored.account_id] = stored
     merged = []
     for account, row in newest.items():
         old = existing.get(account)
-        keep_old_latest = old is not None and old.last_as_of > row["as_of"]
+        latest = {"as_of": row["as_of"], "balance": row["balance_cents"], "threshold": row["threshold_cents"]}
+        if old is not None and old.last_as_of > row["as_of"]:
+            latest = {"as_of": old.last_as_of, "balance": old.last_balance_cents, "threshold": old.last_threshold_cents}
         merged.append(
             {
                 "account_id": account,
-                "first_as_of": min(oldest[account], old.first_as_of) if old else oldest[account],
-                "last_as_of": old.last_as_of if keep_old_latest else row["as_of"],
-                "last_balance_cents": old.last_balance_cents if keep_old_latest else row["balance_cents"],
-                "last_threshold_cents": old.last_threshold_cents if keep_old_latest else row["threshold_cents"],
+                "first_as_of": min(oldest[account], old.first_as_of) if old is not None else oldest[account],
+                "last_as_of": latest["as_of"],
+                "last_balance_cents": latest["balance"],
+                "last_threshold_cents": latest["threshold"],
             }
         )
     upsert_rows(conn, reserve_accounts, merged)

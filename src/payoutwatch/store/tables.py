@@ -68,7 +68,15 @@ scheduled_payouts = Table(
     Column("transfer_id", Id),
     Column("ingested_at", UtcDateTime, nullable=False),
     # figures derived per cycle (scheduled / processed studios, paid CAD): covering
-    Index("ix_payouts_cycle_covering", "scheduled_for", "status", "run_id", "paid_at", "studio_id", "amount_cents"),
+    Index(
+        "ix_payouts_cycle_covering",
+        "scheduled_for",
+        "status",
+        "run_id",
+        "paid_at",
+        "studio_id",
+        "amount_cents",
+    ),
     # held by reserve caps, whatever the cycle
     Index("ix_payouts_status_hold", "status", "hold_reason"),
 )
@@ -162,8 +170,13 @@ alerts = Table(
     Column("acked_at", UtcDateTime),
     Index("ix_alerts_key_started", "key", "started_at"),
     # at most one firing alert per key, whatever the number of evaluators
-    Index("uq_alerts_firing_key", "key", unique=True, sqlite_where=text("state = 'firing'"),
-          postgresql_where=text("state = 'firing'")),
+    Index(
+        "uq_alerts_firing_key",
+        "key",
+        unique=True,
+        sqlite_where=text("state = 'firing'"),
+        postgresql_where=text("state = 'firing'"),
+    ),
     Index("ix_alerts_state_rule", "state", "rule"),
 )
 

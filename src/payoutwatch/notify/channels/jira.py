@@ -49,8 +49,10 @@ class Jira:
         path = "/search/jql" if self.settings.api_version == 3 else "/search"
         try:
             response = self.client.get(
-                self.api + path, params={"jql": jql, "fields": "labels,status", "maxResults": 5},
-                timeout=self.settings.timeout_seconds, **self._auth(),
+                self.api + path,
+                params={"jql": jql, "fields": "labels,status", "maxResults": 5},
+                timeout=self.settings.timeout_seconds,
+                **self._auth(),
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"Jira search unreachable: {type(exc).__name__}") from None
@@ -66,13 +68,25 @@ class Jira:
             "description": self._body(message.text()),
             "labels": ["payoutwatch", message.rule, message.episode],
         }
-        response = post_json(self.client, self.api + "/issue", {"fields": fields}, "Jira create issue",
-                             timeout=self.settings.timeout_seconds, **self._auth())
+        response = post_json(
+            self.client,
+            self.api + "/issue",
+            {"fields": fields},
+            "Jira create issue",
+            timeout=self.settings.timeout_seconds,
+            **self._auth(),
+        )
         return str(response.json().get("key", ""))
 
     def comment(self, ticket: str, message: Message) -> None:
-        post_json(self.client, f"{self.api}/issue/{ticket}/comment", {"body": self._body(message.text())},
-                  "Jira comment", timeout=self.settings.timeout_seconds, **self._auth())
+        post_json(
+            self.client,
+            f"{self.api}/issue/{ticket}/comment",
+            {"body": self._body(message.text())},
+            "Jira comment",
+            timeout=self.settings.timeout_seconds,
+            **self._auth(),
+        )
 
     def send(self, message: Message) -> None:
         ticket = self.find_ticket(message.episode)

@@ -15,5 +15,11 @@ class Log:
 
     def send(self, message: Message) -> None:
         level = logging.INFO if message.event == "resolved" else logging.WARNING
-        logger.log(level, "%s | owner=%s severity=%s | %s", message.headline, message.owner, message.severity,
-                   message.summary)
+        logger.log(
+            level,
+            "%s | owner=%s severity=%s | %s",
+            message.headline,
+            message.owner,
+            message.severity,
+            message.summary,
+        )

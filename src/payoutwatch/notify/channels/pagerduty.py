@@ -57,5 +57,10 @@ class PagerDuty:
         return body
 
     def send(self, message: Message) -> None:
-        post_json(self.client, self.settings.events_url, self.body(message), "PagerDuty",
-                  timeout=self.settings.timeout_seconds)
+        post_json(
+            self.client,
+            self.settings.events_url,
+            self.body(message),
+            "PagerDuty",
+            timeout=self.settings.timeout_seconds,
+        )

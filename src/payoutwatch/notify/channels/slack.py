@@ -13,7 +13,13 @@ from payoutwatch.config import SlackChannel
 from payoutwatch.notify.channels.base import DeliveryError, post_json
 from payoutwatch.notify.messages import Message
 
-RETRYABLE_API_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+RETRYABLE_API_ERRORS = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
 
 
 def blocks(message: Message) -> list[dict[str, Any]]:
@@ -21,8 +27,12 @@ def blocks(message: Message) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{message.headline}*\n{message.summary}"}},
     ]
     if message.reasons:
-        out.append({"type": "section",
-                    "text": {"type": "mrkdwn", "text": "\n".join(f"• {r}" for r in message.reasons)}})
+        out.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "\n".join(f"• {r}" for r in message.reasons)},
+            }
+        )
     fields = [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in message.facts[:10]]
     if fields:
         out.append({"type": "section", "fields": fields})
@@ -49,12 +59,20 @@ class Slack:
     def send(self, message: Message) -> None:
         body = self.payload(message)
         if self.settings.webhook_url is not None:
-            post_json(self.client, self.settings.webhook_url.get_secret_value(), body, "Slack webhook",
-                      timeout=self.settings.timeout_seconds)
+            post_json(
+                self.client,
+                self.settings.webhook_url.get_secret_value(),
+                body,
+                "Slack webhook",
+                timeout=self.settings.timeout_seconds,
+            )
             return
         assert self.settings.bot_token is not None
         response = post_json(
-            self.client, self.settings.api_url, body, "Slack chat.postMessage",
+            self.client,
+            self.settings.api_url,
+            body,
+            "Slack chat.postMessage",
             headers={"Authorization": f"Bearer {self.settings.bot_token.get_secret_value()}"},
             timeout=self.settings.timeout_seconds,
         )

@@ -18,5 +18,11 @@ class Webhook:
     def send(self, message: Message) -> None:
         headers = {k: v.get_secret_value() for k, v in self.settings.headers.items()}
         body = {**message.to_json(), "text": message.text(), "tag": message.tag}
-        post_json(self.client, self.settings.url, body, "webhook", headers=headers,
-                  timeout=self.settings.timeout_seconds)
+        post_json(
+            self.client,
+            self.settings.url,
+            body,
+            "webhook",
+            headers=headers,
+            timeout=self.settings.timeout_seconds,
+        )

@@ -56,9 +56,7 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(length=100), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column(
-            "episode", sa.String(length=40), nullable=False, comment="label unique to this firing episode"
-        ),
+        sa.Column("episode", sa.String(length=40), nullable=False, comment="label unique to this firing episode"),
         sa.Column("started_at", payoutwatch.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", payoutwatch.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", payoutwatch.store.types.UtcDateTime(timezone=True), nullable=True),
