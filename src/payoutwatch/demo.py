@@ -52,7 +52,7 @@ class Platform:
     records: dict[str, list[Record]] = field(default_factory=dict)
 
     def add(self, record: Record) -> None:
-        self.records.setdefault(record.kind, []).append(record)
+        self.records.setdefault(record.record_kind, []).append(record)
 
     def count(self, kind: str) -> int:
         return len(self.records.get(kind, []))

@@ -60,7 +60,7 @@ class Record(BaseModel):
     """Common base: unknown fields are errors (usually a typo), timestamps need an offset."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
-    kind: ClassVar[str]
+    record_kind: ClassVar[str]
     key_fields: ClassVar[tuple[str, ...]]
 
     def key(self) -> tuple[Any, ...]:
@@ -68,7 +68,7 @@ class Record(BaseModel):
 
 
 class JobRun(Record):
-    kind: ClassVar[str] = "job_runs"
+    record_kind: ClassVar[str] = "job_runs"
     key_fields: ClassVar[tuple[str, ...]] = ("run_id",)
     run_id: NonEmpty
     job: NonEmpty = "payouts"
@@ -94,7 +94,7 @@ class JobRun(Record):
 
 
 class ScheduledPayout(Record):
-    kind: ClassVar[str] = "scheduled_payouts"
+    record_kind: ClassVar[str] = "scheduled_payouts"
     key_fields: ClassVar[tuple[str, ...]] = ("payout_id",)
     payout_id: NonEmpty
     studio_id: NonEmpty
@@ -109,7 +109,7 @@ class ScheduledPayout(Record):
 
 
 class ReserveSnapshot(Record):
-    kind: ClassVar[str] = "reserve_snapshots"
+    record_kind: ClassVar[str] = "reserve_snapshots"
     key_fields: ClassVar[tuple[str, ...]] = ("account_id", "as_of")
     account_id: NonEmpty
     as_of: Instant
@@ -118,7 +118,7 @@ class ReserveSnapshot(Record):
 
 
 class ManualPayout(Record):
-    kind: ClassVar[str] = "manual_payouts"
+    record_kind: ClassVar[str] = "manual_payouts"
     key_fields: ClassVar[tuple[str, ...]] = ("id",)
     id: NonEmpty
     studio_id: NonEmpty
@@ -140,7 +140,7 @@ class ManualPayout(Record):
 
 
 class Transfer(Record):
-    kind: ClassVar[str] = "transfers"
+    record_kind: ClassVar[str] = "transfers"
     key_fields: ClassVar[tuple[str, ...]] = ("transfer_id",)
     transfer_id: NonEmpty
     amount_cents: Cents
@@ -152,22 +152,20 @@ class Transfer(Record):
 
 
 class Credential(Record):
-    kind: ClassVar[str] = "credentials"
+    record_kind: ClassVar[str] = "credentials"
     key_fields: ClassVar[tuple[str, ...]] = ("credential_id", "created_at")
     credential_id: NonEmpty
     created_at: Instant
-    kind_: CredentialKind = Field(alias="kind")
+    kind: CredentialKind
     name: NonEmpty
     owner: str | None = None
     expires_at: Instant | None = None
     rotate_by: Instant | None = None
     source: str | None = None
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True)
-
 
 RECORD_TYPES: dict[str, type[Record]] = {
-    t.kind: t for t in (JobRun, ScheduledPayout, ReserveSnapshot, ManualPayout, Transfer, Credential)
+    t.record_kind: t for t in (JobRun, ScheduledPayout, ReserveSnapshot, ManualPayout, Transfer, Credential)
 }
 
 

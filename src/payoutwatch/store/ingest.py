@@ -53,7 +53,7 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def record_row(record: Record, *, schedule: Schedule, now: datetime) -> dict[str, Any]:
-    row = record.model_dump(by_alias=True)
+    row = record.model_dump()
     if "currency" in row:
         row["currency"] = row["currency"].upper()
     if isinstance(record, JobRun):
