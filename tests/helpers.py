@@ -1,0 +1,48 @@
+"""Builders for records in tests: short to write, explicit about what matters."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from payoutwatch.clock import iso
+from payoutwatch.config import Settings
+from payoutwatch.ingestion import ingest_text
+
+
+def jsonl(rows: list[dict[str, Any]]) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return iso(value)
+        raise TypeError(value)
+
+    return "".join(json.dumps(r, default=default) + "\n" for r in rows)
+
+
+def load(engine: Engine, settings: Settings, kind: str, rows: list[dict[str, Any]], now: datetime) -> None:
+    ingest_text(engine, kind, jsonl(rows), settings, now=now)
+
+
+def run(run_id: str, started: datetime, **fields: Any) -> dict[str, Any]:
+    return {"run_id": run_id, "started_at": started, **fields}
+
+
+def payout(payout_id: str, studio: str, cycle: datetime, cents: int, status: str = "paid", **fields: Any) -> dict[str, Any]:
+    return {"payout_id": payout_id, "studio_id": studio, "scheduled_for": cycle, "amount_cents": cents,
+            "currency": "CAD", "status": status, **fields}
+
+
+def snapshot(account: str, as_of: datetime, balance: int, threshold: int) -> dict[str, Any]:
+    return {"account_id": account, "as_of": as_of, "balance_cents": balance, "threshold_cents": threshold}
+
+
+def manual(mid: str, detected: datetime, cents: int = 10_000, **fields: Any) -> dict[str, Any]:
+    return {"id": mid, "studio_id": "st_1", "amount_cents": cents, "currency": "CAD", "detected_at": detected,
+            **fields}
+
+
+def credential(cid: str, created: datetime, kind: str = "other", **fields: Any) -> dict[str, Any]:
+    return {"credential_id": cid, "created_at": created, "kind": kind, "name": cid, **fields}
