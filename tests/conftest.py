@@ -7,6 +7,7 @@ set and no PostgreSQL can be had, the PostgreSQL tests fail instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -83,18 +84,26 @@ class ThrowawayPostgres:
             shutil.chown(self.dir, "postgres")
             os.chmod(self.dir, 0o755)
         self._run(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        self._run(pg_ctl, "-D", str(data), "-l", str(self.dir / "log"), "-w", "-t", "60", "-o",
-                  f"-F -p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c max_connections=60", "start")
+        self._run(
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-F -p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
+            "start",
+        )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
         pg_ctl = _pg_bin("pg_ctl")
         if pg_ctl:
-            try:
+            with contextlib.suppress(subprocess.SubprocessError):
                 self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "stop")
-            except subprocess.SubprocessError:
-                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -30,9 +30,18 @@ def run(run_id: str, started: datetime, **fields: Any) -> dict[str, Any]:
     return {"run_id": run_id, "started_at": started, **fields}
 
 
-def payout(payout_id: str, studio: str, cycle: datetime, cents: int, status: str = "paid", **fields: Any) -> dict[str, Any]:
-    return {"payout_id": payout_id, "studio_id": studio, "scheduled_for": cycle, "amount_cents": cents,
-            "currency": "CAD", "status": status, **fields}
+def payout(
+    payout_id: str, studio: str, cycle: datetime, cents: int, status: str = "paid", **fields: Any
+) -> dict[str, Any]:
+    return {
+        "payout_id": payout_id,
+        "studio_id": studio,
+        "scheduled_for": cycle,
+        "amount_cents": cents,
+        "currency": "CAD",
+        "status": status,
+        **fields,
+    }
 
 
 def snapshot(account: str, as_of: datetime, balance: int, threshold: int) -> dict[str, Any]:
@@ -40,8 +49,7 @@ def snapshot(account: str, as_of: datetime, balance: int, threshold: int) -> dic
 
 
 def manual(mid: str, detected: datetime, cents: int = 10_000, **fields: Any) -> dict[str, Any]:
-    return {"id": mid, "studio_id": "st_1", "amount_cents": cents, "currency": "CAD", "detected_at": detected,
-            **fields}
+    return {"id": mid, "studio_id": "st_1", "amount_cents": cents, "currency": "CAD", "detected_at": detected, **fields}
 
 
 def credential(cid: str, created: datetime, kind: str = "other", **fields: Any) -> dict[str, Any]:

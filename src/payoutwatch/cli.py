@@ -97,6 +97,7 @@ def main_options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     state.config = config
+    state._settings = None
 
 
 @app.command()

@@ -74,8 +74,21 @@ def clock(start: datetime = NOW) -> Callable[[], datetime]:
 
 
 def failed_run(store: Engine, settings: Settings) -> None:
-    load(store, settings, "job_runs", [run("r1", utc(2026, 3, 5, 11), scheduled_for=utc(2026, 3, 5, 11),
-                                           finished_at=utc(2026, 3, 5, 11, 5), exit_code=1)], NOW)
+    load(
+        store,
+        settings,
+        "job_runs",
+        [
+            run(
+                "r1",
+                utc(2026, 3, 5, 11),
+                scheduled_for=utc(2026, 3, 5, 11),
+                finished_at=utc(2026, 3, 5, 11, 5),
+                exit_code=1,
+            )
+        ],
+        NOW,
+    )
 
 
 def outbox_rows(store: Engine) -> list[Any]:
@@ -104,16 +117,26 @@ def test_credential_walks_stages_and_rotation_resolves_everywhere_it_was_sent(st
     settings = routed_settings(schedule=NO_CYCLES)
     rec = Recorder()
     due = utc(2026, 5, 1)
-    load(store, settings, "credentials", [credential("cert", utc(2024, 4, 1), "apple_pay_certificate",
-                                                     expires_at=due)], NOW)
+    load(
+        store,
+        settings,
+        "credentials",
+        [credential("cert", utc(2024, 4, 1), "apple_pay_certificate", expires_at=due)],
+        NOW,
+    )
     for days in (10, 9, 5, 2):  # first seen inside 14 days: one reminder, not three
         evaluate(store, settings, at=due - timedelta(days=days), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     texts = [b.get("text", b.get("event_action")) for _, b in rec.sent]
     assert [t.split(" ")[0] for t in texts] == ["[REMINDER", "[REMINDER", "[ESCALATED]", "trigger"]
     assert "[REMINDER 14d]" in texts[0] and "[REMINDER 7d]" in texts[1]
-    load(store, settings, "credentials", [credential("cert", due - timedelta(days=1), "apple_pay_certificate",
-                                                     expires_at=due + timedelta(days=700))], NOW)
+    load(
+        store,
+        settings,
+        "credentials",
+        [credential("cert", due - timedelta(days=1), "apple_pay_certificate", expires_at=due + timedelta(days=700))],
+        NOW,
+    )
     rec.sent.clear()
     evaluate(store, settings, at=due - timedelta(hours=12), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
@@ -122,7 +145,6 @@ def test_credential_walks_stages_and_rotation_resolves_everywhere_it_was_sent(st
 
 def test_a_persons_resolve_holds_until_the_finding_clears(store: Engine) -> None:
     settings = routed_settings(schedule=NO_CYCLES)
-    rec = Recorder()
     load(store, settings, "manual_payouts", [manual("a", utc(2026, 3, 6)), manual("b", utc(2026, 3, 7))], NOW)
     evaluate(store, settings, at=utc(2026, 3, 8), now=NOW)
     with store.begin() as conn:
@@ -206,8 +228,21 @@ def test_a_resolve_waits_for_its_trigger_on_the_same_channel(store: Engine) -> N
     rec.fail("pd.test", httpx.Response(500))
     evaluate(store, settings, at=utc(2026, 3, 5, 11, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
-    load(store, settings, "job_runs", [run("r2", utc(2026, 3, 5, 12), scheduled_for=utc(2026, 3, 5, 11),
-                                           finished_at=utc(2026, 3, 5, 12, 5), exit_code=0)], NOW)
+    load(
+        store,
+        settings,
+        "job_runs",
+        [
+            run(
+                "r2",
+                utc(2026, 3, 5, 12),
+                scheduled_for=utc(2026, 3, 5, 11),
+                finished_at=utc(2026, 3, 5, 12, 5),
+                exit_code=0,
+            )
+        ],
+        NOW,
+    )
     evaluate(store, settings, at=utc(2026, 3, 5, 12, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     assert rec.sent == []  # the resolve did not overtake the trigger waiting for its backoff
@@ -229,14 +264,34 @@ def test_silenced_notifications_are_recorded_not_sent_and_their_resolve_is_not_s
     settings = routed_settings()
     failed_run(store, settings)
     with store.begin() as conn:
-        add_silence(conn, Matcher(rule="automation_*"), starts_at=utc(2026, 3, 5), ends_at=utc(2026, 3, 6),
-                    author="ana", comment="maintenance", now=NOW)
+        add_silence(
+            conn,
+            Matcher(rule="automation_*"),
+            starts_at=utc(2026, 3, 5),
+            ends_at=utc(2026, 3, 6),
+            author="ana",
+            comment="maintenance",
+            now=NOW,
+        )
     rec = Recorder()
     evaluate(store, settings, at=utc(2026, 3, 5, 11, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     assert [r.state for r in outbox_rows(store)] == ["suppressed"]
-    load(store, settings, "job_runs", [run("r2", utc(2026, 3, 5, 12), scheduled_for=utc(2026, 3, 5, 11),
-                                           finished_at=utc(2026, 3, 5, 12, 5), exit_code=0)], NOW)
+    load(
+        store,
+        settings,
+        "job_runs",
+        [
+            run(
+                "r2",
+                utc(2026, 3, 5, 12),
+                scheduled_for=utc(2026, 3, 5, 11),
+                finished_at=utc(2026, 3, 5, 12, 5),
+                exit_code=0,
+            )
+        ],
+        NOW,
+    )
     [resolved] = evaluate(store, settings, at=utc(2026, 3, 5, 12, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     assert resolved.event is not None and rec.sent == []

@@ -45,13 +45,22 @@ def test_a_run_without_scheduled_for_serves_the_nearest_cycle(store: Engine, set
 
 def test_reserve_accounts_track_the_latest_snapshot_whatever_the_order(store: Engine, settings: Settings) -> None:
     load(store, settings, "reserve_snapshots", [snapshot("a", utc(2026, 3, 10), 500, 100)], NOW)
-    load(store, settings, "reserve_snapshots", [snapshot("a", utc(2026, 3, 1), 900, 100),
-                                                snapshot("a", utc(2026, 3, 11), 700, 120)], NOW)
+    load(
+        store,
+        settings,
+        "reserve_snapshots",
+        [snapshot("a", utc(2026, 3, 1), 900, 100), snapshot("a", utc(2026, 3, 11), 700, 120)],
+        NOW,
+    )
     load(store, settings, "reserve_snapshots", [snapshot("a", utc(2026, 3, 5), 1, 1)], NOW)
     with store.connect() as conn:
         acct = conn.execute(select(reserve_accounts)).one()
     assert (acct.first_as_of, acct.last_as_of, acct.last_balance_cents, acct.last_threshold_cents) == (
-        utc(2026, 3, 1), utc(2026, 3, 11), 700, 120)
+        utc(2026, 3, 1),
+        utc(2026, 3, 11),
+        700,
+        120,
+    )
     assert count(store, reserve_snapshots) == 4
 
 

@@ -16,8 +16,12 @@ def test_no_file_means_the_embedded_default(tmp_path: Path, monkeypatch: pytest.
 
 def test_errors_name_the_key_path() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_settings({"rules": {"fallback_volume": {"max_fallback_ratio": -1, "typo": 1}},
-                        "channels": {"pd": {"type": "pagerduty"}}})
+        parse_settings(
+            {
+                "rules": {"fallback_volume": {"max_fallback_ratio": -1, "typo": 1}},
+                "channels": {"pd": {"type": "pagerduty"}},
+            }
+        )
     message = str(info.value)
     assert "rules.fallback_volume.max_fallback_ratio" in message
     assert "rules.fallback_volume.typo: Extra inputs are not permitted" in message
@@ -31,10 +35,12 @@ def test_routes_must_name_known_channels() -> None:
 
 def test_env_interpolation_and_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PD_KEY", "super-secret-routing-key")
-    settings = parse_settings({
-        "store": {"url": "postgresql://pw:hunter2@db/pw"},
-        "channels": {"pd": {"type": "pagerduty", "routing_key": "${PD_KEY}"}},
-    })
+    settings = parse_settings(
+        {
+            "store": {"url": "postgresql://pw:hunter2@db/pw"},
+            "channels": {"pd": {"type": "pagerduty", "routing_key": "${PD_KEY}"}},
+        }
+    )
     assert settings.channels["pd"].routing_key.get_secret_value() == "super-secret-routing-key"  # type: ignore[union-attr]
     shown = str(redacted(settings))
     assert "super-secret-routing-key" not in shown and "hunter2" not in shown
@@ -60,7 +66,13 @@ def test_credential_reminders_must_exceed_escalation() -> None:
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     example = Path(__file__).parents[2] / "payoutwatch.example.yaml"
-    for name in ("PAGERDUTY_ROUTING_KEY", "SLACK_OPS_WEBHOOK", "SLACK_SECURITY_WEBHOOK", "SLACK_ENG_WEBHOOK",
-                 "JIRA_API_TOKEN", "SMTP_PASSWORD"):
+    for name in (
+        "PAGERDUTY_ROUTING_KEY",
+        "SLACK_OPS_WEBHOOK",
+        "SLACK_SECURITY_WEBHOOK",
+        "SLACK_ENG_WEBHOOK",
+        "JIRA_API_TOKEN",
+        "SMTP_PASSWORD",
+    ):
         monkeypatch.setenv(name, "x")
     assert isinstance(load_settings(str(example)), Settings)

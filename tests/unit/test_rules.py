@@ -3,28 +3,51 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from payoutwatch.config import AutomationFailureSettings, CredentialExpirySettings, FallbackVolumeSettings
+from payoutwatch.config import (
+    AutomationFailureSettings,
+    CredentialExpirySettings,
+    FallbackVolumeSettings,
+    ReserveBreachSettings,
+)
 from payoutwatch.metrics.credentials import CredentialFigures, stage_for
 from payoutwatch.metrics.reserves import Projection
 from payoutwatch.metrics.runs import RunFigures, RunStatus
 from payoutwatch.rules import automation_failure, credential_expiry, fallback_volume, reserve_breach
-from payoutwatch.config import ReserveBreachSettings
 from tests.conftest import utc
 
 CYCLE = utc(2026, 3, 5, 11)
 RULE = AutomationFailureSettings()
 
 
-def a_run(run_id: str, started: datetime, *, minutes: float | None, exit_code: int | None = 0,
-          scheduled: int | None = 100, processed: int | None = 100, at: datetime | None = None) -> RunFigures:
+def a_run(
+    run_id: str,
+    started: datetime,
+    *,
+    minutes: float | None,
+    exit_code: int | None = 0,
+    scheduled: int | None = 100,
+    processed: int | None = 100,
+    at: datetime | None = None,
+) -> RunFigures:
     finished = started + timedelta(minutes=minutes) if minutes is not None else None
     status = RunStatus.RUNNING if finished is None else (RunStatus.SUCCEEDED if exit_code == 0 else RunStatus.FAILED)
     end = finished or at or started
-    return RunFigures(run_id=run_id, job="payouts", scheduled_for=CYCLE, status=status, started_at=started,
-                      finished_at=finished, exit_code=exit_code if finished else None,
-                      duration_s=(end - started).total_seconds(), studios_scheduled=scheduled,
-                      studios_processed=processed, success_count=None, error_count=None, retry_count=None,
-                      cad_processed_cents=None)
+    return RunFigures(
+        run_id=run_id,
+        job="payouts",
+        scheduled_for=CYCLE,
+        status=status,
+        started_at=started,
+        finished_at=finished,
+        exit_code=exit_code if finished else None,
+        duration_s=(end - started).total_seconds(),
+        studios_scheduled=scheduled,
+        studios_processed=processed,
+        success_count=None,
+        error_count=None,
+        retry_count=None,
+        cad_processed_cents=None,
+    )
 
 
 def failing(runs: list[RunFigures], at: datetime) -> list[Any]:
@@ -40,8 +63,10 @@ def test_missed_deadline_starts_exactly_at_the_grace() -> None:
 
 def test_a_run_started_exactly_at_the_deadline_is_not_missed() -> None:
     started = CYCLE + timedelta(minutes=15)
-    assert failing([a_run("r", started, minutes=None, at=started + timedelta(minutes=1))],
-                   started + timedelta(minutes=1)) == []
+    assert (
+        failing([a_run("r", started, minutes=None, at=started + timedelta(minutes=1))], started + timedelta(minutes=1))
+        == []
+    )
 
 
 def test_thirty_minutes_exactly_is_not_slow_but_more_is() -> None:
@@ -78,8 +103,13 @@ def test_a_slow_run_that_finished_keeps_failing() -> None:
 
 def fallback(count: int, fallback_cents: int, automated: int) -> list[Any]:
     ratio = fallback_cents / automated if automated else None
-    figures = {"manual_payout_count": count, "fallback_cents": fallback_cents, "automated_cents": automated,
-               "fallback_ratio": ratio, "window_days": 30}
+    figures = {
+        "manual_payout_count": count,
+        "fallback_cents": fallback_cents,
+        "automated_cents": automated,
+        "fallback_ratio": ratio,
+        "window_days": 30,
+    }
     return fallback_volume.findings(figures, FallbackVolumeSettings())
 
 
@@ -93,9 +123,17 @@ def test_fallback_fires_on_more_than_one_or_more_than_five_percent() -> None:
 
 def cred(days_left: int, owner: str | None = None) -> CredentialFigures:
     rule = CredentialExpirySettings()
-    return CredentialFigures(credential_id="c", kind="apple_pay_certificate", name="cert", owner=owner,
-                             created_at=utc(2024, 1, 1), due_at=utc(2026, 5, 1), days_left=days_left, age_days=1,
-                             stage=stage_for(days_left, rule))
+    return CredentialFigures(
+        credential_id="c",
+        kind="apple_pay_certificate",
+        name="cert",
+        owner=owner,
+        created_at=utc(2024, 1, 1),
+        due_at=utc(2026, 5, 1),
+        days_left=days_left,
+        age_days=1,
+        stage=stage_for(days_left, rule),
+    )
 
 
 def test_credential_finding_carries_the_current_stage_and_owner() -> None:
