@@ -7,12 +7,8 @@ set and no PostgreSQL can be had, the PostgreSQL tests fail instead of skipping.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 from payoutwatch.config import Settings, parse_settings
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import metadata
+from tests.pgcluster import ThrowawayPostgres
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -46,65 +43,6 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def settings() -> Settings:
     return make_settings()
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ThrowawayPostgres:
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="pw-pg-"))
-        self.port = _free_port()
-        self.as_postgres = os.geteuid() == 0
-
-    def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self.as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-
-    def start(self) -> str:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            raise RuntimeError("initdb / pg_ctl not found (install postgresql)")
-        data = self.dir / "data"
-        if self.as_postgres:
-            shutil.chown(self.dir, "postgres")
-            os.chmod(self.dir, 0o755)
-        self._run(initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        self._run(
-            pg_ctl,
-            "-D",
-            str(data),
-            "-l",
-            str(self.dir / "log"),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-F -p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-            "start",
-        )
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def stop(self) -> None:
-        pg_ctl = _pg_bin("pg_ctl")
-        if pg_ctl:
-            with contextlib.suppress(subprocess.SubprocessError):
-                self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "stop")
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

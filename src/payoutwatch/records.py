@@ -215,6 +215,7 @@ def validate_objects(
     model = RECORD_TYPES[kind]
     errors = list(errors or [])
     records: list[Record] = []
+    has_money = "currency" in model.model_fields
     for number, obj in objects:
         if not isinstance(obj, dict):
             errors.append(RecordError(number, "(record)", "expected a JSON object", unit))
@@ -224,7 +225,7 @@ def validate_objects(
         except ValidationError as exc:
             errors.extend(_describe(number, exc, unit))
             continue
-        money_currency = getattr(record, "currency", None)
+        money_currency = record.currency if has_money else None  # type: ignore[attr-defined]
         if money_currency is not None and money_currency.upper() != currency:
             errors.append(
                 RecordError(number, "currency", f"{money_currency!r} is not the base currency {currency}", unit)

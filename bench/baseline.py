@@ -1,0 +1,211 @@
+"""The best hand-written SQL we could write for each dashboard's figures, per dialect.
+
+Each function returns the same figures the product computes (checked by bench/run.py), using
+the indexes the schema provides: a seek per account on ``(account_id, as_of)``, range scans on
+the time indexes, one aggregate per question.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+
+def p(conn: Connection, value: datetime) -> Any:
+    """Bind an instant the way the store holds it."""
+    if conn.dialect.name == "sqlite":
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def secs(conn: Connection, a: str, b: str) -> str:
+    if conn.dialect.name == "sqlite":
+        return f"((julianday({b}) - julianday({a})) * 86400.0)"
+    return f"EXTRACT(EPOCH FROM ({b} - {a}))"
+
+
+def payout_health(conn: Connection, at: datetime, job: str, derived: bool) -> dict[str, Any]:
+    last = conn.execute(
+        text(
+            "SELECT run_id, cycle_at, started_at, finished_at, exit_code, cad_processed_cents FROM job_runs "
+            "WHERE job = :job AND started_at <= :at ORDER BY started_at DESC, run_id DESC LIMIT 1"
+        ),
+        {"job": job, "at": p(conn, at)},
+    ).one()
+    cycles = conn.execute(
+        text(
+            "SELECT cycle_at, sum(cad_processed_cents), count(*), sum(retry_count), sum(error_count) FROM job_runs "
+            "WHERE job = :job AND started_at <= :at GROUP BY cycle_at ORDER BY cycle_at DESC LIMIT 27"
+        ),
+        {"job": job, "at": p(conn, at)},
+    ).all()
+    out: dict[str, Any] = {"last_run_id": last.run_id, "cycles": len(cycles)}
+    if derived:
+        names = {f"c{i}": c[0] for i, c in enumerate(cycles)}
+        marks = ", ".join(f":{k}" for k in names)
+        paid = conn.execute(
+            text(
+                f"SELECT scheduled_for, count(DISTINCT studio_id), sum(amount_cents) FROM scheduled_payouts "
+                f"WHERE scheduled_for IN ({marks}) AND status = 'paid' AND paid_at <= :at "
+                f"GROUP BY scheduled_for"
+            ),
+            {**{k: v for k, v in names.items()}, "at": p(conn, at)},
+        ).all()
+        scheduled = conn.execute(
+            text(
+                "SELECT count(DISTINCT studio_id) FROM scheduled_payouts WHERE scheduled_for = :c "
+                "AND status NOT IN ('held', 'cancelled')"
+            ),
+            {"c": last.cycle_at},
+        ).scalar()
+        by_cycle = {str(c): int(s) for c, _, s in paid}
+        out.update(scheduled=scheduled, current_cad=by_cycle.get(str(cycles[0][0])))
+    else:
+        out.update(current_cad=int(cycles[0][1]))
+    return out
+
+
+def fallback_activity(conn: Connection, at: datetime, job: str) -> dict[str, Any]:
+    args = {"since": p(conn, at - timedelta(days=30)), "at": p(conn, at), "job": job}
+    window = "detected_at > :since AND detected_at <= :at"
+    count, total = conn.execute(
+        text(f"SELECT count(*), coalesce(sum(amount_cents), 0) FROM manual_payouts WHERE {window}"), args
+    ).one()
+    durations = [
+        d
+        for (d,) in conn.execute(
+            text(
+                f"SELECT {secs(conn, 'detected_at', 'completed_at')} FROM manual_payouts WHERE {window} "
+                "AND completed_at <= :at ORDER BY 1"
+            ),
+            args,
+        )
+    ]
+    open_count = conn.execute(
+        text(
+            f"SELECT count(*), min(detected_at) FROM manual_payouts WHERE {window} "
+            "AND (completed_at IS NULL OR completed_at > :at)"
+        ),
+        args,
+    ).one()[0]
+    automated = conn.execute(
+        text(
+            "SELECT coalesce(sum(cad_processed_cents), 0) FROM job_runs WHERE job = :job AND started_at > :since "
+            "AND started_at <= :at"
+        ),
+        args,
+    ).scalar()
+    return {
+        "manual_payout_count": count,
+        "fallback_cents": int(total),
+        "automated_cents": int(automated or 0),
+        "completed": len(durations),
+        "open": open_count,
+    }
+
+
+LATEST = """
+WITH pick AS (
+  SELECT a.account_id,
+         (SELECT max(s.as_of) FROM reserve_snapshots s WHERE s.account_id = a.account_id AND s.as_of <= :at) AS as_of
+  FROM reserve_accounts a
+)
+"""
+
+
+def reserves(conn: Connection, at: datetime) -> dict[str, Any]:
+    args = {"at": p(conn, at), "warn": 0.2}
+    balance, threshold = conn.execute(
+        text(
+            LATEST + "SELECT sum(s.balance_cents), sum(s.threshold_cents) FROM pick "
+            "JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of "
+            "WHERE pick.account_id <> 'platform'"
+        ),
+        args,
+    ).one()
+    near = conn.execute(
+        text(
+            LATEST + "SELECT s.account_id, s.balance_cents, s.threshold_cents FROM pick "
+            "JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of "
+            "WHERE s.threshold_cents > 0 AND (s.balance_cents - s.threshold_cents) < :warn * s.threshold_cents "
+            "AND pick.account_id <> 'platform' "
+            "ORDER BY (s.balance_cents - s.threshold_cents) * 1.0 / s.threshold_cents"
+        ),
+        args,
+    ).all()
+    held = conn.execute(
+        text(
+            "SELECT count(*), coalesce(sum(amount_cents), 0) FROM scheduled_payouts WHERE status = 'held' "
+            "AND hold_reason = 'reserve_cap'"
+        )
+    ).one()
+    return {
+        "aggregate_balance_cents": int(balance),
+        "aggregate_threshold_cents": int(threshold),
+        "near": len(near),
+        "held": int(held[0]),
+    }
+
+
+def projection(conn: Connection, at: datetime, horizon: datetime, lookback_days: float = 28) -> list[str]:
+    x = secs(conn, ":at", "s.as_of")
+    args = {"at": p(conn, at), "since": p(conn, at - timedelta(days=lookback_days)), "horizon": p(conn, horizon)}
+    rows = conn.execute(
+        text(
+            LATEST
+            + f""", fit AS (
+          SELECT s.account_id, count(*) AS n, sum({x}) AS sx, sum(s.balance_cents * 1.0) AS sy,
+                 sum({x} * {x}) AS sxx, sum({x} * s.balance_cents) AS sxy
+          FROM reserve_accounts a JOIN reserve_snapshots s ON s.account_id = a.account_id
+          WHERE s.as_of >= :since AND s.as_of <= :at GROUP BY s.account_id
+        ), proj AS (
+          SELECT l.account_id, l.balance_cents, l.threshold_cents,
+                 l.balance_cents + (CASE WHEN f.n >= 2 AND (f.n * f.sxx - f.sx * f.sx) <> 0
+                   THEN (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx) ELSE 0 END)
+                   * {secs(conn, "l.as_of", ":horizon")} AS projected
+          FROM (SELECT pick.account_id, s.as_of, s.balance_cents, s.threshold_cents FROM pick
+                JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of) l
+          LEFT JOIN fit f ON f.account_id = l.account_id
+        )
+        SELECT account_id FROM proj WHERE balance_cents < threshold_cents OR projected < threshold_cents
+        ORDER BY account_id"""
+        ),
+        args,
+    ).all()
+    return [r[0] for r in rows]
+
+
+def credentials(conn: Connection, at: datetime) -> int:
+    """The version in force, its due date, days left and stage, soonest due first, all in SQL."""
+    if conn.dialect.name == "sqlite":
+        age = (
+            "CASE c.kind WHEN 'stripe_restricted_key' THEN datetime(c.created_at, '+90 days') "
+            "WHEN 'webhook_signing_secret' THEN datetime(c.created_at, '+365 days') END"
+        )
+        d = "(julianday(due) - julianday(:at))"
+        days = f"(CAST({d} AS INTEGER) - ({d} < CAST({d} AS INTEGER)))"  # floor, without math functions
+    else:
+        age = (
+            "CASE c.kind WHEN 'stripe_restricted_key' THEN c.created_at + interval '90 days' "
+            "WHEN 'webhook_signing_secret' THEN c.created_at + interval '365 days' END"
+        )
+        days = "CAST(floor(EXTRACT(EPOCH FROM (due - :at)) / 86400) AS INTEGER)"
+    rows = conn.execute(
+        text(
+            f"""SELECT credential_id, kind, name, owner, due, {days} AS days_left,
+                   CASE WHEN due IS NULL THEN 'ok' WHEN {days} < 0 THEN 'expired' WHEN {days} <= 3 THEN '3d'
+                        WHEN {days} <= 7 THEN '7d' WHEN {days} <= 14 THEN '14d' WHEN {days} <= 30 THEN '30d'
+                        ELSE 'ok' END AS stage
+            FROM (SELECT c.credential_id, c.kind, c.name, c.owner,
+                         coalesce(c.expires_at, c.rotate_by, {age}) AS due
+                  FROM credentials c
+                  JOIN (SELECT credential_id, max(created_at) AS created_at FROM credentials
+                        WHERE created_at <= :at GROUP BY credential_id) v
+                    ON v.credential_id = c.credential_id AND v.created_at = c.created_at) d
+            ORDER BY due IS NULL, due, credential_id"""
+        ),
+        {"at": p(conn, at)},
+    ).all()
+    return len(rows)
