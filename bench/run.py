@@ -15,7 +15,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from tests.pgcluster import ThrowawayPostgres  # noqa: E402
 
 from bench import baseline  # noqa: E402
 from bench.generate import END, SETTINGS  # noqa: E402
@@ -35,7 +35,6 @@ from payoutwatch.metrics import compute  # noqa: E402
 from payoutwatch.metrics.common import schedule_of  # noqa: E402
 from payoutwatch.metrics.reserves import projected_breaches  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
-from tests.pgcluster import ThrowawayPostgres  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 DERIVED = SETTINGS.model_copy(update={"schedule": SETTINGS.schedule.model_copy(update={"job": "payouts_derived"})})
@@ -120,7 +119,7 @@ class Bench:
         rows = [
             {
                 "account_id": f"st_{i % 500:06d}",
-                "as_of": f"2026-01-01T00:00:00Z",
+                "as_of": "2026-01-01T00:00:00Z",
                 "balance_cents": i,
                 "threshold_cents": 100,
             }
