@@ -7,22 +7,22 @@ the time indexes, one aggregate per question.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from payoutwatch.store.types import to_micros
+
 
 def p(conn: Connection, value: datetime) -> Any:
-    """Bind an instant the way the store holds it."""
-    if conn.dialect.name == "sqlite":
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+    """Bind an instant the way the store holds it (integer microseconds on SQLite)."""
+    return to_micros(value) if conn.dialect.name == "sqlite" else value
 
 
 def secs(conn: Connection, a: str, b: str) -> str:
     if conn.dialect.name == "sqlite":
-        return f"((julianday({b}) - julianday({a})) * 86400.0)"
+        return f"(({b} - {a}) / 1000000.0)"
     return f"EXTRACT(EPOCH FROM ({b} - {a}))"
 
 
@@ -42,17 +42,23 @@ def payout_health(conn: Connection, at: datetime, job: str, derived: bool) -> di
         {"job": job, "at": p(conn, at)},
     ).all()
     out: dict[str, Any] = {"last_run_id": last.run_id, "cycles": len(cycles)}
-    if derived:
+    if derived:  # per-cycle CAD for the cycle list; distinct studio counts for the last run's cycle only
         names = {f"c{i}": c[0] for i, c in enumerate(cycles)}
         marks = ", ".join(f":{k}" for k in names)
         paid = conn.execute(
             text(
-                f"SELECT scheduled_for, count(DISTINCT studio_id), sum(amount_cents) FROM scheduled_payouts "
-                f"WHERE scheduled_for IN ({marks}) AND status = 'paid' AND paid_at <= :at "
-                f"GROUP BY scheduled_for"
+                f"SELECT scheduled_for, sum(amount_cents) FROM scheduled_payouts "
+                f"WHERE scheduled_for IN ({marks}) AND status = 'paid' AND paid_at <= :at GROUP BY scheduled_for"
             ),
-            {**{k: v for k, v in names.items()}, "at": p(conn, at)},
+            {**names, "at": p(conn, at)},
         ).all()
+        processed = conn.execute(
+            text(
+                "SELECT count(DISTINCT studio_id) FROM scheduled_payouts WHERE scheduled_for = :c "
+                "AND status = 'paid' AND paid_at <= :at AND (run_id = :r OR run_id IS NULL)"
+            ),
+            {"c": last.cycle_at, "at": p(conn, at), "r": last.run_id},
+        ).scalar()
         scheduled = conn.execute(
             text(
                 "SELECT count(DISTINCT studio_id) FROM scheduled_payouts WHERE scheduled_for = :c "
@@ -60,8 +66,8 @@ def payout_health(conn: Connection, at: datetime, job: str, derived: bool) -> di
             ),
             {"c": last.cycle_at},
         ).scalar()
-        by_cycle = {str(c): int(s) for c, _, s in paid}
-        out.update(scheduled=scheduled, current_cad=by_cycle.get(str(cycles[0][0])))
+        by_cycle = {c: int(total) for c, total in paid}
+        out.update(scheduled=scheduled, processed=processed, current_cad=by_cycle.get(cycles[0][0]))
     else:
         out.update(current_cad=int(cycles[0][1]))
     return out
@@ -181,10 +187,10 @@ def credentials(conn: Connection, at: datetime) -> int:
     """The version in force, its due date, days left and stage, soonest due first, all in SQL."""
     if conn.dialect.name == "sqlite":
         age = (
-            "CASE c.kind WHEN 'stripe_restricted_key' THEN datetime(c.created_at, '+90 days') "
-            "WHEN 'webhook_signing_secret' THEN datetime(c.created_at, '+365 days') END"
+            "CASE c.kind WHEN 'stripe_restricted_key' THEN c.created_at + 90 * 86400000000 "
+            "WHEN 'webhook_signing_secret' THEN c.created_at + 365 * 86400000000 END"
         )
-        d = "(julianday(due) - julianday(:at))"
+        d = "((due - :at) / 86400000000.0)"
         days = f"(CAST({d} AS INTEGER) - ({d} < CAST({d} AS INTEGER)))"  # floor, without math functions
     else:
         age = (

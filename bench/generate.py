@@ -27,6 +27,7 @@ from sqlalchemy import Engine, text  # noqa: E402
 from payoutwatch.config import parse_settings  # noqa: E402
 from payoutwatch.metrics.common import schedule_of  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
+from payoutwatch.store.types import to_micros  # noqa: E402
 
 END = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # the benchmark's "now"
 SETTINGS = parse_settings({"schedule": {"start": "2023-12-07"}})
@@ -272,9 +273,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 
 def sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+    return to_micros(value) if isinstance(value, datetime) else value
 
 
 def bulk_insert(engine: Engine, table: str, rows: Iterator[tuple[Any, ...]]) -> int:

@@ -29,12 +29,14 @@ from tests.pgcluster import ThrowawayPostgres  # noqa: E402
 
 from bench import baseline  # noqa: E402
 from bench.generate import END, SETTINGS  # noqa: E402
+from payoutwatch.clock import parse_instant  # noqa: E402
 from payoutwatch.evaluation import evaluate  # noqa: E402
 from payoutwatch.ingestion import ingest_text  # noqa: E402
 from payoutwatch.metrics import compute  # noqa: E402
 from payoutwatch.metrics.common import schedule_of  # noqa: E402
 from payoutwatch.metrics.reserves import projected_breaches  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
+from payoutwatch.store.types import to_micros  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 DERIVED = SETTINGS.model_copy(update={"schedule": SETTINGS.schedule.model_copy(update={"job": "payouts_derived"})})
@@ -140,7 +142,7 @@ class Bench:
         values = [
             (
                 r["account_id"],
-                r["as_of"].replace("T", " ").replace("Z", ".000000"),
+                bind_instant(self.store, r["as_of"]),
                 r["balance_cents"],
                 r["threshold_cents"],
             )
@@ -231,11 +233,19 @@ class Bench:
             self.cluster.stop()
 
 
+def bind_instant(store: str, iso_text: str) -> Any:
+    instant = parse_instant(iso_text)
+    return to_micros(instant) if store == "sqlite" else instant
+
+
 def verify(name: str, ours: Any, base: Any) -> None:
     """Ours and the baseline must agree on the figures both compute."""
     if name.startswith("payout_health"):
         assert ours["last_run"]["run_id"] == base["last_run_id"], name
         assert ours["current_cycle_cad_cents"] == base["current_cad"], (name, ours["current_cycle_cad_cents"], base)
+        if "processed" in base:
+            assert ours["last_run"]["studios_processed"] == base["processed"], name
+            assert ours["last_run"]["studios_scheduled"] == base["scheduled"], name
     elif name == "fallback_activity":
         assert ours["manual_payout_count"] == base["manual_payout_count"]
         assert ours["automated_cents"] == base["automated_cents"]

@@ -26,7 +26,7 @@ def automated_cents(conn: Connection, at: datetime, since: datetime, settings: S
         )
     ).scalar_one()
     unreported = conn.execute(base.where(r.cad_processed_cents.is_(None))).all()
-    derived = sum(f.cad_processed_cents or 0 for f in runs_known_at(unreported, conn, at))
+    derived = sum(f.cad_processed_cents or 0 for f in runs_known_at(unreported, conn, at, counts=False))
     return int(reported) + derived
 
 

@@ -64,7 +64,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     cycles = recent_cycles(conn, at, settings)
     prior_cycle = schedule.previous_before(cycles[0]) if cycles else None
     wanted = set(cycles) | ({prior_cycle} if prior_cycle else set())
-    runs_by_cycle = runs_of_cycles(conn, settings.schedule.job, wanted, at)
+    runs_by_cycle = runs_of_cycles(conn, settings.schedule.job, wanted, at, counts=False)
     rows = cycle_rows(runs_by_cycle, cycles)
     current = rows[0]["cad_processed_cents"] if rows else None
     prior: int | None = None

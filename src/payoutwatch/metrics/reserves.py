@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select
+from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.sql import Subquery
 
 from payoutwatch.clock import iso
@@ -23,16 +23,24 @@ from payoutwatch.store.types import elapsed
 
 
 def latest_snapshots(at: datetime) -> Subquery:
-    """``(account_id, as_of, balance_cents, threshold_cents)`` of each account's latest snapshot ≤ at."""
+    """``(account_id, as_of, balance_cents, threshold_cents)`` of each account's latest snapshot ≤ at.
+
+    Accounts whose newest snapshot is not after ``at`` (every account, when ``at`` is now) are read
+    straight from ``reserve_accounts``; the others seek their latest snapshot ≤ at on the primary key.
+    """
     a, s = reserve_accounts.c, reserve_snapshots.c
+    current = select(
+        a.account_id,
+        a.last_as_of.label("as_of"),
+        a.last_balance_cents.label("balance_cents"),
+        a.last_threshold_cents.label("threshold_cents"),
+    ).where(a.last_as_of <= at)
     seek = select(func.max(s.as_of)).where(s.account_id == a.account_id, s.as_of <= at).scalar_subquery()
-    latest_as_of = case((a.last_as_of <= at, a.last_as_of), else_=seek)
-    pick = select(a.account_id, latest_as_of.label("as_of")).where(a.first_as_of <= at).subquery("pick")
-    return (
-        select(pick.c.account_id, pick.c.as_of, s.balance_cents, s.threshold_cents)
-        .join_from(pick, reserve_snapshots, and_(s.account_id == pick.c.account_id, s.as_of == pick.c.as_of))
-        .subquery("latest")
+    pick = select(a.account_id, seek.label("as_of")).where(a.last_as_of > at, a.first_as_of <= at).subquery("pick")
+    older = select(pick.c.account_id, pick.c.as_of, s.balance_cents, s.threshold_cents).join_from(
+        pick, reserve_snapshots, and_(s.account_id == pick.c.account_id, s.as_of == pick.c.as_of)
     )
+    return union_all(current, older).subquery("latest")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, func, literal, select
 
 from payoutwatch.clock import iso
 from payoutwatch.metrics.common import as_number, ratio, seconds
@@ -75,12 +75,17 @@ class RunFigures:
 class _Derived:
     scheduled: dict[datetime, int]
     paid: dict[tuple[datetime, str | None], tuple[int, int]]
+    counted: bool
 
 
-def runs_known_at(rows: Sequence[Row[Any]], conn: Connection, at: datetime) -> list[RunFigures]:
-    """Turn stored run rows (all started ≤ at) into figures as of ``at``."""
+def runs_known_at(rows: Sequence[Row[Any]], conn: Connection, at: datetime, *, counts: bool = True) -> list[RunFigures]:
+    """Turn stored run rows (all started ≤ at) into figures as of ``at``.
+
+    ``counts=False`` derives only missing CAD (a sum); missing studio counts then stay unknown
+    (``None``). Counting distinct studios is the expensive part, so only runs shown one by one need it.
+    """
     needs = [r for r in rows if _missing(r)]
-    derived = _derive(conn, {r.cycle_at for r in needs if r.cycle_at is not None}, at)
+    derived = _derive(conn, {r.cycle_at for r in needs if r.cycle_at is not None}, at, counts=counts)
     latest_in_cycle = _latest_per_cycle(
         conn, {r.cycle_at for r in needs if r.cycle_at is not None}, job={r.job for r in needs}, at=at
     )
@@ -106,9 +111,9 @@ def _figures(row: Row[Any], at: datetime, derived: _Derived, latest_in_cycle: di
             if latest_in_cycle.get(row.cycle_at) == row.run_id
             else (0, 0)
         )
-        if scheduled is None:
+        if scheduled is None and derived.counted:
             scheduled = derived.scheduled.get(row.cycle_at, 0)
-        if processed is None:
+        if processed is None and derived.counted:
             processed = own[0] + unattributed[0]
         if cad is None:
             cad = own[1] + unattributed[1]
@@ -130,26 +135,29 @@ def _figures(row: Row[Any], at: datetime, derived: _Derived, latest_in_cycle: di
     )
 
 
-def _derive(conn: Connection, cycles: set[datetime], at: datetime) -> _Derived:
+def _derive(conn: Connection, cycles: set[datetime], at: datetime, *, counts: bool) -> _Derived:
     if not cycles:
-        return _Derived({}, {})
+        return _Derived({}, {}, counts)
     p = scheduled_payouts.c
-    scheduled_q = (
-        select(p.scheduled_for, func.count(p.studio_id.distinct()))
-        .where(p.scheduled_for.in_(cycles))
-        .where(p.status.not_in([PayoutStatus.HELD.value, PayoutStatus.CANCELLED.value]))
-        .group_by(p.scheduled_for)
-    )
+    paid_studios = func.count(p.studio_id.distinct()) if counts else literal(0)
     paid_q = (
-        select(p.scheduled_for, p.run_id, func.count(p.studio_id.distinct()), func.sum(p.amount_cents))
+        select(p.scheduled_for, p.run_id, paid_studios, func.sum(p.amount_cents))
         .where(p.scheduled_for.in_(cycles))
         .where(p.status == PayoutStatus.PAID.value)
         .where(p.paid_at <= at)
         .group_by(p.scheduled_for, p.run_id)
     )
-    scheduled = {c: int(n) for c, n in conn.execute(scheduled_q)}
     paid = {(c, r): (int(n), int(s or 0)) for c, r, n, s in conn.execute(paid_q)}
-    return _Derived(scheduled, paid)
+    scheduled: dict[datetime, int] = {}
+    if counts:
+        scheduled_q = (
+            select(p.scheduled_for, func.count(p.studio_id.distinct()))
+            .where(p.scheduled_for.in_(cycles))
+            .where(p.status.not_in([PayoutStatus.HELD.value, PayoutStatus.CANCELLED.value]))
+            .group_by(p.scheduled_for)
+        )
+        scheduled = {c: int(n) for c, n in conn.execute(scheduled_q)}
+    return _Derived(scheduled, paid, counts)
 
 
 def _latest_per_cycle(conn: Connection, cycles: set[datetime], *, job: set[str], at: datetime) -> dict[datetime, str]:
@@ -173,7 +181,7 @@ def select_runs(job: str, at: datetime) -> Any:
 
 
 def runs_of_cycles(
-    conn: Connection, job: str, cycles: Iterable[datetime], at: datetime
+    conn: Connection, job: str, cycles: Iterable[datetime], at: datetime, *, counts: bool = True
 ) -> dict[datetime, list[RunFigures]]:
     """Runs of ``job`` serving each of ``cycles`` and started ≤ at, oldest first."""
     wanted = set(cycles)
@@ -183,7 +191,7 @@ def runs_of_cycles(
         select_runs(job, at).where(job_runs.c.cycle_at.in_(wanted)).order_by(job_runs.c.started_at)
     ).all()
     out: dict[datetime, list[RunFigures]] = defaultdict(list)
-    for fig in runs_known_at(rows, conn, at):
+    for fig in runs_known_at(rows, conn, at, counts=counts):
         if fig.scheduled_for is not None:
             out[fig.scheduled_for].append(fig)
     return out

@@ -1,35 +1,55 @@
-"""Column types: instants are stored as UTC and always come back timezone-aware."""
+"""Column types: instants are stored as UTC and always come back timezone-aware.
+
+PostgreSQL stores ``timestamptz``. SQLite stores integer microseconds since the Unix epoch: exact,
+compact, compared and subtracted as integers (no text parsing in range scans or regressions).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Float
+from sqlalchemy import BigInteger, DateTime, Float
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Exact integer microseconds since the epoch for an aware instant."""
+    return (value - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """``timestamptz`` on PostgreSQL; fixed-width UTC text on SQLite (sorts and compares correctly)."""
-
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} cannot be stored; instants are UTC-aware")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+        return to_micros(value) if dialect.name == "sqlite" else value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, int | float):
+            return from_micros(int(value))
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
@@ -47,7 +67,7 @@ class seconds_between(FunctionElement[float]):
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
     a, b = list(element.clauses)
-    return f"((julianday({compiler.process(b, **kw)}) - julianday({compiler.process(a, **kw)})) * 86400.0)"
+    return f"(({compiler.process(b, **kw)} - {compiler.process(a, **kw)}) / 1000000.0)"
 
 
 @compiles(seconds_between, "postgresql")
