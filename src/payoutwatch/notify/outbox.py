@@ -23,7 +23,7 @@ from payoutwatch.config import Settings
 from payoutwatch.notify.channels import Channel, DeliveryError, build_channel
 from payoutwatch.notify.messages import Message, render
 from payoutwatch.notify.routing import channels_for
-from payoutwatch.notify.silences import silencing
+from payoutwatch.notify.silences import ActiveSilences
 from payoutwatch.rules.engine import Event, Transition
 from payoutwatch.store.tables import channel_health, notifications
 
@@ -73,39 +73,37 @@ def targets(conn: Connection, transition: Transition, settings: Settings) -> lis
 
 def enqueue(conn: Connection, transitions: list[Transition], settings: Settings, *, now: datetime) -> int:
     """Write the outbox rows of these transitions; returns how many are to be sent."""
-    count = 0
+    rows: list[dict[str, Any]] = []
+    active = ActiveSilences.load(conn)
     for transition in transitions:
         channels = targets(conn, transition, settings)
         if not channels:
             continue
         message = render(transition, settings).to_json()
-        silence = silencing(
-            conn,
-            rule=transition.rule,
-            key=transition.key,
-            owner=transition.owner,
-            instants=[transition.at, now],
+        silence = active.covering(
+            rule=transition.rule, key=transition.key, owner=transition.owner, instants=[transition.at, now]
         )
         state = NotificationState.SUPPRESSED if silence is not None else NotificationState.PENDING
-        for channel in channels:
-            conn.execute(
-                insert(notifications).values(
-                    alert_id=transition.alert_id,
-                    history_id=transition.history_id,
-                    channel=channel,
-                    event=transition.event.value if transition.event else "",
-                    rule=transition.rule,
-                    alert_key=transition.key,
-                    state=state.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    message=message,
-                    created_at=now,
-                    silence_id=silence,
-                )
-            )
-            count += state is NotificationState.PENDING
-    return count
+        rows += [
+            {
+                "alert_id": transition.alert_id,
+                "history_id": transition.history_id,
+                "channel": channel,
+                "event": transition.event.value if transition.event else "",
+                "rule": transition.rule,
+                "alert_key": transition.key,
+                "state": state.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "message": message,
+                "created_at": now,
+                "silence_id": silence,
+            }
+            for channel in channels
+        ]
+    if rows:
+        conn.execute(insert(notifications), rows)
+    return sum(r["state"] == NotificationState.PENDING.value for r in rows)
 
 
 @dataclass

@@ -74,11 +74,21 @@ def list_silences(conn: Connection, *, now: datetime, include_expired: bool = Fa
     return list(conn.execute(q))
 
 
-def silencing(conn: Connection, *, rule: str, key: str, owner: str, instants: list[datetime]) -> int | None:
-    """The id of a silence that covers this notification, if any."""
-    for row in conn.execute(select(silences)):
-        if not Matcher(row.rule, row.key, row.owner).matches(rule=rule, key=key, owner=owner):
-            continue
-        if any(row.starts_at <= t < row.ends_at for t in instants):
-            return int(row.id)
-    return None
+@dataclass(frozen=True)
+class ActiveSilences:
+    """Every stored silence, loaded once per enqueue."""
+
+    rows: list[Any]
+
+    @classmethod
+    def load(cls, conn: Connection) -> ActiveSilences:
+        return cls(list(conn.execute(select(silences))))
+
+    def covering(self, *, rule: str, key: str, owner: str, instants: list[datetime]) -> int | None:
+        """The id of a silence that covers this notification, if any."""
+        for row in self.rows:
+            if not Matcher(row.rule, row.key, row.owner).matches(rule=rule, key=key, owner=owner):
+                continue
+            if any(row.starts_at <= t < row.ends_at for t in instants):
+                return int(row.id)
+        return None

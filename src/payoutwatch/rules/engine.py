@@ -104,6 +104,7 @@ def apply_findings(
     }
     holds = _holds(conn, rules)
     out: list[Transition] = []
+    new: list[Finding] = []
     for key, finding in by_key.items():
         alert = firing.get(key)
         if alert is None:
@@ -112,11 +113,12 @@ def apply_findings(
                 finding.rule, hold.held_stage, settings
             ):
                 continue
-            out.append(_fire(conn, finding, at=at, now=now, settings=settings))
+            new.append(finding)
         else:
             changed = _restage(conn, alert, finding, at=at, now=now, settings=settings)
             if changed is not None:
                 out.append(changed)
+    out += _fire(conn, new, at=at, now=now, settings=settings)
     for key, alert in firing.items():
         if key not in by_key:
             out.append(_resolve(conn, alert, at=at, now=now, actor=None, comment=None))
@@ -174,31 +176,78 @@ def _history(
     return int(pk[0])
 
 
-def _fire(conn: Connection, finding: Finding, *, at: datetime, now: datetime, settings: Settings) -> Transition:
-    episode = "pw-" + uuid.uuid4().hex[:16]
-    result = conn.execute(
-        insert(alerts).values(
-            key=finding.key,
-            rule=finding.rule.value,
-            state=AlertState.FIRING.value,
-            stage=finding.stage,
-            severity=finding.severity,
-            owner=finding.owner,
-            summary=finding.summary,
-            details=finding.details,
-            episode=episode,
+def _fire(
+    conn: Connection, findings: list[Finding], *, at: datetime, now: datetime, settings: Settings
+) -> list[Transition]:
+    """Open one alert per finding, with its history row, in two bulk inserts."""
+    if not findings:
+        return []
+    rows: list[dict[str, Any]] = [
+        {
+            "key": f.key,
+            "rule": f.rule.value,
+            "state": AlertState.FIRING.value,
+            "stage": f.stage,
+            "severity": f.severity,
+            "owner": f.owner,
+            "summary": f.summary,
+            "details": f.details,
+            "episode": "pw-" + uuid.uuid4().hex[:16],
+            "started_at": at,
+            "updated_at": at,
+        }
+        for f in findings
+    ]
+    conn.execute(insert(alerts), rows)
+    ids = _ids_by(conn, alerts.c.id, alerts.c.episode, [r["episode"] for r in rows])
+    events = [event_for(f.rule, f.stage, settings) for f in findings]
+    history = [
+        {
+            "alert_id": ids[row["episode"]],
+            "key": row["key"],
+            "rule": row["rule"],
+            "action": Action.FIRED.value,
+            "event": event.value,
+            "stage": row["stage"],
+            "at": at,
+            "recorded_at": now,
+            "details": row["details"],
+        }
+        for row, event in zip(rows, events, strict=True)
+    ]
+    conn.execute(insert(alert_history), history)
+    history_ids = _ids_by(
+        conn, alert_history.c.id, alert_history.c.alert_id, list(ids.values()), alert_history.c.action == "fired"
+    )
+    return [
+        Transition(
+            alert_id=ids[row["episode"]],
+            history_id=history_ids[ids[row["episode"]]],
+            key=row["key"],
+            rule=row["rule"],
+            action=Action.FIRED,
+            event=event,
+            stage=row["stage"],
+            severity=row["severity"],
+            owner=row["owner"],
+            summary=row["summary"],
+            details=row["details"],
+            episode=row["episode"],
+            at=at,
             started_at=at,
-            updated_at=at,
         )
-    )
-    pk = result.inserted_primary_key
-    assert pk is not None
-    alert = conn.execute(select(alerts).where(alerts.c.id == pk[0])).one()
-    event = event_for(finding.rule, finding.stage, settings)
-    history_id = _history(
-        conn, alert, Action.FIRED, at=at, now=now, event=event, stage=finding.stage, details=finding.details
-    )
-    return _transition(alert, history_id, Action.FIRED, event, at)
+        for row, event in zip(rows, events, strict=True)
+    ]
+
+
+def _ids_by(conn: Connection, id_column: Any, by: Any, values: list[Any], *where: Any) -> dict[Any, int]:
+    """``{by value: id}`` for rows just inserted, looked up in chunks."""
+    out: dict[Any, int] = {}
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        for ident, value in conn.execute(select(id_column, by).where(by.in_(chunk), *where)):
+            out[value] = int(ident)
+    return out
 
 
 def _restage(
