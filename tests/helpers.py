@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -54,3 +54,35 @@ def manual(mid: str, detected: datetime, cents: int = 10_000, **fields: Any) -> 
 
 def credential(cid: str, created: datetime, kind: str = "other", **fields: Any) -> dict[str, Any]:
     return {"credential_id": cid, "created_at": created, "kind": kind, "name": cid, **fields}
+
+
+def failed_run(engine: Engine, settings: Settings, now: datetime, *, finished_minute: int = 5) -> None:
+    """Run r1 of the 2026-03-05 11:00Z cycle, started on time, exited 1."""
+    cycle = datetime(2026, 3, 5, 11, tzinfo=UTC)
+    load(
+        engine,
+        settings,
+        "job_runs",
+        [run("r1", cycle, scheduled_for=cycle, finished_at=cycle.replace(minute=finished_minute), exit_code=1)],
+        now,
+    )
+
+
+def healthy_rerun(engine: Engine, settings: Settings, now: datetime, *, finished_minute: int = 5) -> None:
+    """Run r2 of the same cycle an hour later, finished healthy."""
+    cycle = datetime(2026, 3, 5, 11, tzinfo=UTC)
+    load(
+        engine,
+        settings,
+        "job_runs",
+        [
+            run(
+                "r2",
+                cycle.replace(hour=12),
+                scheduled_for=cycle,
+                finished_at=cycle.replace(hour=12, minute=finished_minute),
+                exit_code=0,
+            )
+        ],
+        now,
+    )

@@ -129,6 +129,22 @@ def test_silence_add_list_expire(config: Path) -> None:
     assert cli(config, "silence", "expire", str(row["id"]))[0] == 0
     assert json.loads(cli(config, "silence", "list", "--json")[1])["silences"] == []
     assert cli(config, "silence", "add", "--comment", "no matcher")[0] == 2
+    code, _ = cli(
+        config,
+        "silence",
+        "add",
+        "--key",
+        "reserve_breach:*",
+        "--duration",
+        "1h30m",
+        "--author",
+        "ana",
+        "--comment",
+        "c",
+    )
+    [row] = json.loads(cli(config, "silence", "list", "--json")[1])["silences"]
+    assert code == 0 and row["author"] == "ana"
+    assert cli(config, "silence", "add", "--key", "x", "--duration", "soon", "--comment", "c")[0] == 2
 
 
 def test_demo_builds_evaluates_and_refuses_a_store_it_did_not_build(config: Path, tmp_path: Path) -> None:

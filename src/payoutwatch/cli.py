@@ -325,15 +325,22 @@ def silence_add(
     owner: Annotated[str | None, typer.Option(help="Owning team (glob).")] = None,
     start: Annotated[str | None, typer.Option(help="Start instant; default now.")] = None,
     end: Annotated[str | None, typer.Option(help="End instant; default start + --hours.")] = None,
-    hours: Annotated[float, typer.Option(help="Length when --end is not given.")] = 2.0,
+    hours: Annotated[float, typer.Option(help="Length in hours when neither --end nor --duration is given.")] = 2.0,
+    duration: Annotated[str | None, typer.Option(help="Length such as 90m, 4h or 2d (instead of --end).")] = None,
+    author: Annotated[str | None, typer.Option(help="Who; default $PAYOUTWATCH_USER or the login name.")] = None,
 ) -> None:
     """Add a silence: matching notifications are recorded but not delivered."""
-    from payoutwatch.notify.silences import Matcher, add_silence
+    from payoutwatch.notify.silences import Matcher, add_silence, parse_duration
     from payoutwatch.store.audit import audit
 
     begins = instant(start)
-    ends = instant(end) if end else begins + timedelta(hours=hours)
+    try:
+        length = parse_duration(duration) if duration else timedelta(hours=hours)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    ends = instant(end) if end else begins + length
     now = clock.now()
+    who = author or actor()
     try:
         with state.engine().begin() as conn:
             silence_id = add_silence(
@@ -341,13 +348,13 @@ def silence_add(
                 Matcher(rule, key, owner),
                 starts_at=begins,
                 ends_at=ends,
-                author=actor(),
+                author=who,
                 comment=comment,
                 now=now,
             )
             audit(
                 conn,
-                actor=actor(),
+                actor=who,
                 action="silence_add",
                 target=str(silence_id),
                 now=now,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from payoutwatch.config import Settings
 from payoutwatch.evaluation import deliver, evaluate
 from tests.conftest import make_settings, utc
-from tests.helpers import load, manual, run, snapshot
+from tests.helpers import failed_run, healthy_rerun, load, manual, snapshot
 from tests.integration.servers import ChannelServer
 
 pytestmark = pytest.mark.integration
@@ -139,37 +139,9 @@ def test_jira_answering_500_after_creating_never_gets_a_second_ticket(store: Eng
 
 def test_pagerduty_trigger_and_resolve_shapes(store: Engine, server: ChannelServer) -> None:
     settings = settings_for(server)
-    load(
-        store,
-        settings,
-        "job_runs",
-        [
-            run(
-                "r1",
-                utc(2026, 3, 5, 11),
-                scheduled_for=utc(2026, 3, 5, 11),
-                finished_at=utc(2026, 3, 5, 11, 4),
-                exit_code=1,
-            )
-        ],
-        NOW,
-    )
+    failed_run(store, settings, NOW, finished_minute=4)
     evaluate(store, settings, at=utc(2026, 3, 5, 11, 5), now=NOW)
-    load(
-        store,
-        settings,
-        "job_runs",
-        [
-            run(
-                "r2",
-                utc(2026, 3, 5, 12),
-                scheduled_for=utc(2026, 3, 5, 11),
-                finished_at=utc(2026, 3, 5, 12, 4),
-                exit_code=0,
-            )
-        ],
-        NOW,
-    )
+    healthy_rerun(store, settings, NOW, finished_minute=4)
     evaluate(store, settings, at=utc(2026, 3, 5, 12, 5), now=NOW)
     deliver(store, settings, now=lambda: NOW)
     trigger, resolve = (r["body"] for r in server.pd.requests)
@@ -228,21 +200,7 @@ def test_a_channel_down_then_up_delivers_exactly_once(store: Engine) -> None:
         },
         routes=[{"rule": "automation_failure", "channels": ["pagerduty"]}],
     )
-    load(
-        store,
-        down,
-        "job_runs",
-        [
-            run(
-                "r1",
-                utc(2026, 3, 5, 11),
-                scheduled_for=utc(2026, 3, 5, 11),
-                finished_at=utc(2026, 3, 5, 11, 4),
-                exit_code=1,
-            )
-        ],
-        NOW,
-    )
+    failed_run(store, down, NOW, finished_minute=4)
     evaluate(store, down, at=utc(2026, 3, 5, 11, 5), now=NOW)
     for _ in range(2):
         report, _ = deliver(store, down, now=lambda: NOW, retry_now=True)

@@ -17,8 +17,9 @@ from payoutwatch.notify.outbox import backoff_seconds
 from payoutwatch.notify.silences import Matcher, add_silence
 from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
 from payoutwatch.store.tables import alert_history, alerts, notifications
+from tests import helpers
 from tests.conftest import make_settings, utc
-from tests.helpers import credential, load, manual, run
+from tests.helpers import credential, load, manual
 
 NOW = utc(2026, 11, 1)
 CHANNELS = {
@@ -74,21 +75,7 @@ def clock(start: datetime = NOW) -> Callable[[], datetime]:
 
 
 def failed_run(store: Engine, settings: Settings) -> None:
-    load(
-        store,
-        settings,
-        "job_runs",
-        [
-            run(
-                "r1",
-                utc(2026, 3, 5, 11),
-                scheduled_for=utc(2026, 3, 5, 11),
-                finished_at=utc(2026, 3, 5, 11, 5),
-                exit_code=1,
-            )
-        ],
-        NOW,
-    )
+    helpers.failed_run(store, settings, NOW)
 
 
 def outbox_rows(store: Engine) -> list[Any]:
@@ -228,21 +215,7 @@ def test_a_resolve_waits_for_its_trigger_on_the_same_channel(store: Engine) -> N
     rec.fail("pd.test", httpx.Response(500))
     evaluate(store, settings, at=utc(2026, 3, 5, 11, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
-    load(
-        store,
-        settings,
-        "job_runs",
-        [
-            run(
-                "r2",
-                utc(2026, 3, 5, 12),
-                scheduled_for=utc(2026, 3, 5, 11),
-                finished_at=utc(2026, 3, 5, 12, 5),
-                exit_code=0,
-            )
-        ],
-        NOW,
-    )
+    helpers.healthy_rerun(store, settings, NOW)
     evaluate(store, settings, at=utc(2026, 3, 5, 12, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     assert rec.sent == []  # the resolve did not overtake the trigger waiting for its backoff
@@ -277,21 +250,7 @@ def test_silenced_notifications_are_recorded_not_sent_and_their_resolve_is_not_s
     evaluate(store, settings, at=utc(2026, 3, 5, 11, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     assert [r.state for r in outbox_rows(store)] == ["suppressed"]
-    load(
-        store,
-        settings,
-        "job_runs",
-        [
-            run(
-                "r2",
-                utc(2026, 3, 5, 12),
-                scheduled_for=utc(2026, 3, 5, 11),
-                finished_at=utc(2026, 3, 5, 12, 5),
-                exit_code=0,
-            )
-        ],
-        NOW,
-    )
+    helpers.healthy_rerun(store, settings, NOW)
     [resolved] = evaluate(store, settings, at=utc(2026, 3, 5, 12, 6), now=NOW)
     deliver(store, settings, now=clock(), client=rec.client())
     assert resolved.event is not None and rec.sent == []

@@ -15,20 +15,43 @@ from payoutwatch.notify.messages import Message, render
 from payoutwatch.rules.engine import Action, Event, Transition
 
 AT = datetime(2026, 3, 5, 11, 33, tzinfo=UTC)
-RULES = ("automation_failure", "fallback_volume", "credential_expiry", "reserve_breach", "source_stale",
-         "notification_failing")
+RULES = (
+    "automation_failure",
+    "fallback_volume",
+    "credential_expiry",
+    "reserve_breach",
+    "source_stale",
+    "notification_failing",
+)
 
 
 def transition(rule: str, key: str, event: Event, stage: str | None = None, **details: Any) -> Transition:
-    return Transition(alert_id=1, history_id=1, key=key, rule=rule, action=Action.FIRED, event=event, stage=stage,
-                      severity="SEV-2", owner="payments-ops", summary=f"summary of {key}",
-                      details={"reasons": ["why"], **details}, episode="pw-0123456789abcdef", at=AT, started_at=AT)
+    return Transition(
+        alert_id=1,
+        history_id=1,
+        key=key,
+        rule=rule,
+        action=Action.FIRED,
+        event=event,
+        stage=stage,
+        severity="SEV-2",
+        owner="payments-ops",
+        summary=f"summary of {key}",
+        details={"reasons": ["why"], **details},
+        episode="pw-0123456789abcdef",
+        at=AT,
+        started_at=AT,
+    )
 
 
 def message(event: Event = Event.FIRING, stage: str | None = None) -> Message:
     settings = parse_settings({"web": {"base_url": "https://pw.example.com/"}})
-    return render(transition("credential_expiry", "credential_expiry:cert", event, stage, days_left=2,
-                             due_at="2026-03-07T00:00:00Z"), settings)
+    return render(
+        transition(
+            "credential_expiry", "credential_expiry:cert", event, stage, days_left=2, due_at="2026-03-07T00:00:00Z"
+        ),
+        settings,
+    )
 
 
 def channel(config: dict[str, Any], handler: Any) -> Any:
@@ -36,12 +59,15 @@ def channel(config: dict[str, Any], handler: Any) -> Any:
     return build_channel("c", settings.channels["c"], httpx.Client(transport=httpx.MockTransport(handler)))
 
 
-@pytest.mark.parametrize("rule,key,details", [
-    ("automation_failure", "automation_failure:payouts:2026-03-05", {"cycle": "2026-03-05T11:00:00Z"}),
-    ("fallback_volume", "fallback_volume", {"fallback_cents": 500000, "fallback_ratio": 0.07}),
-    ("reserve_breach", "reserve_breach:st_a", {"balance_cents": 1, "threshold_cents": 2}),
-    ("notification_failing", "notification_failing:pagerduty", {"channel": "pagerduty"}),
-])
+@pytest.mark.parametrize(
+    "rule,key,details",
+    [
+        ("automation_failure", "automation_failure:payouts:2026-03-05", {"cycle": "2026-03-05T11:00:00Z"}),
+        ("fallback_volume", "fallback_volume", {"fallback_cents": 500000, "fallback_ratio": 0.07}),
+        ("reserve_breach", "reserve_breach:st_a", {"balance_cents": 1, "threshold_cents": 2}),
+        ("notification_failing", "notification_failing:pagerduty", {"channel": "pagerduty"}),
+    ],
+)
 def test_a_message_names_its_own_rule_and_key_and_no_other_rule(rule: str, key: str, details: dict[str, Any]) -> None:
     text = json.dumps(render(transition(rule, key, Event.FIRING, **details), parse_settings({})).to_json())
     assert rule in text and key in text
@@ -80,19 +106,28 @@ def test_slack_bot_token_posts_to_chat_post_message_and_classifies_errors() -> N
 
 def test_webhook_posts_the_whole_notification_with_its_headers() -> None:
     seen: list[httpx.Request] = []
-    hook = channel({"type": "webhook", "url": "http://hooks.test/pw", "headers": {"X-Token": "t0k"}},
-                   lambda r: seen.append(r) or httpx.Response(204))
+    hook = channel(
+        {"type": "webhook", "url": "http://hooks.test/pw", "headers": {"X-Token": "t0k"}},
+        lambda r: seen.append(r) or httpx.Response(204),
+    )
     hook.send(message(Event.ESCALATED, "3d"))
     body = json.loads(seen[0].content)
     assert seen[0].headers["X-Token"] == "t0k"
     assert (body["rule"], body["key"], body["event"], body["stage"], body["tag"]) == (
-        "credential_expiry", "credential_expiry:cert", "escalated", "3d", "[ESCALATED]")
+        "credential_expiry",
+        "credential_expiry:cert",
+        "escalated",
+        "3d",
+        "[ESCALATED]",
+    )
 
 
 def test_http_errors_are_classified() -> None:
     def answer(status: int, headers: dict[str, str] | None = None) -> Any:
-        return channel({"type": "pagerduty", "routing_key": "k", "events_url": "http://pd.test/"},
-                       lambda r: httpx.Response(status, headers=headers or {}))
+        return channel(
+            {"type": "pagerduty", "routing_key": "k", "events_url": "http://pd.test/"},
+            lambda r: httpx.Response(status, headers=headers or {}),
+        )
 
     with pytest.raises(DeliveryError) as e429:
         answer(429, {"Retry-After": "7"}).send(message())
@@ -122,8 +157,16 @@ def test_jira_cloud_uses_adf_and_the_jql_search() -> None:
             return httpx.Response(200, json={"issues": []})
         return httpx.Response(201, json={"id": "1", "key": "PAY-1"})
 
-    jira = channel({"type": "jira", "base_url": "https://x.atlassian.net", "project": "PAY", "api_version": 3,
-                    "bearer_token": "pat"}, handler)
+    jira = channel(
+        {
+            "type": "jira",
+            "base_url": "https://x.atlassian.net",
+            "project": "PAY",
+            "api_version": 3,
+            "bearer_token": "pat",
+        },
+        handler,
+    )
     jira.send(message(Event.ESCALATED, "3d"))
     search, create = seen
     assert search.url.path == "/rest/api/3/search/jql"

@@ -6,14 +6,28 @@ evaluated instant or the wall-clock time of enqueueing falls in ``[starts_at, en
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from payoutwatch.store.tables import silences
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``4h``, ``2d``, ``1w`` (or several, as ``1h30m``) as a positive timedelta."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw])", text.strip().lower())
+    if not parts or "".join(n + u for n, u in parts) != re.sub(r"\s+", "", text.strip().lower()):
+        raise ValueError(f"duration {text!r} is not like 90m, 4h, 2d or 1h30m")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("a silence must last more than zero seconds")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
