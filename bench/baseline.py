@@ -112,32 +112,36 @@ def fallback_activity(conn: Connection, at: datetime, job: str) -> dict[str, Any
     }
 
 
-LATEST = """
-WITH pick AS (
-  SELECT a.account_id,
-         (SELECT max(s.as_of) FROM reserve_snapshots s WHERE s.account_id = a.account_id AND s.as_of <= :at) AS as_of
-  FROM reserve_accounts a
-)
-"""
+def latest(conn: Connection) -> str:
+    """A CTE ``l(account_id, as_of, balance_cents, threshold_cents)``: one index seek per account."""
+    if conn.dialect.name == "postgresql":
+        return """WITH l AS (
+          SELECT a.account_id, n.as_of, n.balance_cents, n.threshold_cents FROM reserve_accounts a
+          CROSS JOIN LATERAL (SELECT as_of, balance_cents, threshold_cents FROM reserve_snapshots s
+                              WHERE s.account_id = a.account_id AND s.as_of <= :at
+                              ORDER BY as_of DESC LIMIT 1) n)
+        """
+    return """WITH pick AS (
+          SELECT a.account_id,
+                 (SELECT max(s.as_of) FROM reserve_snapshots s WHERE s.account_id = a.account_id AND s.as_of <= :at)
+                   AS as_of
+          FROM reserve_accounts a),
+        l AS (SELECT pick.account_id, s.as_of, s.balance_cents, s.threshold_cents FROM pick
+              JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of)
+        """
 
 
 def reserves(conn: Connection, at: datetime) -> dict[str, Any]:
     args = {"at": p(conn, at), "warn": 0.2}
     balance, threshold = conn.execute(
-        text(
-            LATEST + "SELECT sum(s.balance_cents), sum(s.threshold_cents) FROM pick "
-            "JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of "
-            "WHERE pick.account_id <> 'platform'"
-        ),
+        text(latest(conn) + "SELECT sum(balance_cents), sum(threshold_cents) FROM l WHERE account_id <> 'platform'"),
         args,
     ).one()
     near = conn.execute(
         text(
-            LATEST + "SELECT s.account_id, s.balance_cents, s.threshold_cents FROM pick "
-            "JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of "
-            "WHERE s.threshold_cents > 0 AND (s.balance_cents - s.threshold_cents) < :warn * s.threshold_cents "
-            "AND pick.account_id <> 'platform' "
-            "ORDER BY (s.balance_cents - s.threshold_cents) * 1.0 / s.threshold_cents"
+            latest(conn) + "SELECT account_id, balance_cents, threshold_cents FROM l "
+            "WHERE threshold_cents > 0 AND (balance_cents - threshold_cents) < :warn * threshold_cents "
+            "AND account_id <> 'platform' ORDER BY (balance_cents - threshold_cents) * 1.0 / threshold_cents"
         ),
         args,
     ).all()
@@ -155,28 +159,39 @@ def reserves(conn: Connection, at: datetime) -> dict[str, Any]:
     }
 
 
-def projection(conn: Connection, at: datetime, horizon: datetime, lookback_days: float = 28) -> list[str]:
+def fit(conn: Connection) -> str:
+    """A CTE ``f(account_id, n, sx, sy, sxx, sxy)``: regression sums over each account's index range."""
     x = secs(conn, ":at", "s.as_of")
+    sums = (
+        f"count(*) AS n, sum({x}) AS sx, sum(s.balance_cents * 1.0) AS sy, sum({x} * {x}) AS sxx, "
+        f"sum({x} * s.balance_cents) AS sxy"
+    )
+    if conn.dialect.name == "postgresql":
+        return f""", f AS (
+          SELECT a.account_id, w.* FROM reserve_accounts a
+          CROSS JOIN LATERAL (SELECT {sums} FROM reserve_snapshots s
+                              WHERE s.account_id = a.account_id AND s.as_of >= :since AND s.as_of <= :at) w)
+        """
+    return f""", f AS (
+          SELECT s.account_id, {sums} FROM reserve_accounts a JOIN reserve_snapshots s ON s.account_id = a.account_id
+          WHERE s.as_of >= :since AND s.as_of <= :at GROUP BY s.account_id)
+        """
+
+
+def projection(conn: Connection, at: datetime, horizon: datetime, lookback_days: float = 28) -> list[str]:
     args = {"at": p(conn, at), "since": p(conn, at - timedelta(days=lookback_days)), "horizon": p(conn, horizon)}
+    slope = (
+        "(CASE WHEN f.n >= 2 AND (f.n * f.sxx - f.sx * f.sx) <> 0 "
+        "THEN (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx) ELSE 0 END)"
+    )
     rows = conn.execute(
         text(
-            LATEST
-            + f""", fit AS (
-          SELECT s.account_id, count(*) AS n, sum({x}) AS sx, sum(s.balance_cents * 1.0) AS sy,
-                 sum({x} * {x}) AS sxx, sum({x} * s.balance_cents) AS sxy
-          FROM reserve_accounts a JOIN reserve_snapshots s ON s.account_id = a.account_id
-          WHERE s.as_of >= :since AND s.as_of <= :at GROUP BY s.account_id
-        ), proj AS (
-          SELECT l.account_id, l.balance_cents, l.threshold_cents,
-                 l.balance_cents + (CASE WHEN f.n >= 2 AND (f.n * f.sxx - f.sx * f.sx) <> 0
-                   THEN (f.n * f.sxy - f.sx * f.sy) / (f.n * f.sxx - f.sx * f.sx) ELSE 0 END)
-                   * {secs(conn, "l.as_of", ":horizon")} AS projected
-          FROM (SELECT pick.account_id, s.as_of, s.balance_cents, s.threshold_cents FROM pick
-                JOIN reserve_snapshots s ON s.account_id = pick.account_id AND s.as_of = pick.as_of) l
-          LEFT JOIN fit f ON f.account_id = l.account_id
-        )
-        SELECT account_id FROM proj WHERE balance_cents < threshold_cents OR projected < threshold_cents
-        ORDER BY account_id"""
+            latest(conn)
+            + fit(conn)
+            + f"""SELECT l.account_id FROM l LEFT JOIN f ON f.account_id = l.account_id
+            WHERE l.balance_cents < l.threshold_cents
+               OR l.balance_cents + coalesce({slope}, 0) * {secs(conn, "l.as_of", ":horizon")} < l.threshold_cents
+            ORDER BY l.account_id"""
         ),
         args,
     ).all()

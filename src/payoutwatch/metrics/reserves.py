@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select, true, union_all
 from sqlalchemy.sql import Subquery
 
 from payoutwatch.clock import iso
@@ -22,11 +22,12 @@ from payoutwatch.store.tables import reserve_accounts, reserve_snapshots, schedu
 from payoutwatch.store.types import elapsed
 
 
-def latest_snapshots(at: datetime) -> Subquery:
+def latest_snapshots(at: datetime, dialect: str) -> Subquery:
     """``(account_id, as_of, balance_cents, threshold_cents)`` of each account's latest snapshot ≤ at.
 
     Accounts whose newest snapshot is not after ``at`` (every account, when ``at`` is now) are read
-    straight from ``reserve_accounts``; the others seek their latest snapshot ≤ at on the primary key.
+    straight from ``reserve_accounts``; the others take one index seek each on ``(account_id, as_of)``:
+    a ``LATERAL … ORDER BY as_of DESC LIMIT 1`` on PostgreSQL, a correlated ``max(as_of)`` on SQLite.
     """
     a, s = reserve_accounts.c, reserve_snapshots.c
     current = select(
@@ -35,12 +36,63 @@ def latest_snapshots(at: datetime) -> Subquery:
         a.last_balance_cents.label("balance_cents"),
         a.last_threshold_cents.label("threshold_cents"),
     ).where(a.last_as_of <= at)
-    seek = select(func.max(s.as_of)).where(s.account_id == a.account_id, s.as_of <= at).scalar_subquery()
-    pick = select(a.account_id, seek.label("as_of")).where(a.last_as_of > at, a.first_as_of <= at).subquery("pick")
-    older = select(pick.c.account_id, pick.c.as_of, s.balance_cents, s.threshold_cents).join_from(
-        pick, reserve_snapshots, and_(s.account_id == pick.c.account_id, s.as_of == pick.c.as_of)
-    )
+    older_accounts = and_(a.last_as_of > at, a.first_as_of <= at)
+    if dialect == "postgresql":
+        newest = (
+            select(s.as_of, s.balance_cents, s.threshold_cents)
+            .where(s.account_id == a.account_id, s.as_of <= at)
+            .order_by(s.as_of.desc())
+            .limit(1)
+            .lateral("newest")
+        )
+        older = (
+            select(a.account_id, newest.c.as_of, newest.c.balance_cents, newest.c.threshold_cents)
+            .select_from(reserve_accounts.join(newest, true()))
+            .where(older_accounts)
+        )
+    else:
+        seek = select(func.max(s.as_of)).where(s.account_id == a.account_id, s.as_of <= at).scalar_subquery()
+        pick = select(a.account_id, seek.label("as_of")).where(older_accounts).subquery("pick")
+        older = select(pick.c.account_id, pick.c.as_of, s.balance_cents, s.threshold_cents).join_from(
+            pick, reserve_snapshots, and_(s.account_id == pick.c.account_id, s.as_of == pick.c.as_of)
+        )
     return union_all(current, older).subquery("latest")
+
+
+def regression_sums(at: datetime, since: datetime, dialect: str) -> Subquery:
+    """Per account: n, Σx, Σy, Σx², Σxy over snapshots in ``[since, at]`` (x = seconds before ``at``).
+
+    Each account reads its own index range: a ``LATERAL`` aggregate on PostgreSQL (its planner would
+    otherwise scan the whole table), a nested-loop join from ``reserve_accounts`` on SQLite.
+    """
+    s = reserve_snapshots.c
+    x = elapsed(literal(at, type_=s.as_of.type), s.as_of)
+    y = cast(s.balance_cents, Float)
+    sums = (
+        func.count().label("n"),
+        func.sum(x).label("sx"),
+        func.sum(y).label("sy"),
+        func.sum(x * x).label("sxx"),
+        func.sum(x * y).label("sxy"),
+    )
+    a = reserve_accounts.c
+    if dialect == "postgresql":
+        per_account = (
+            select(*sums).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("window")
+        )
+        return (
+            select(a.account_id, *per_account.c)
+            .select_from(reserve_accounts.join(per_account, true()))
+            .where(a.first_as_of <= at, a.last_as_of >= since)
+            .subquery("fit")
+        )
+    return (
+        select(s.account_id, *sums)
+        .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
+        .where(s.as_of >= since, s.as_of <= at)
+        .group_by(s.account_id)
+        .subquery("fit")
+    )
 
 
 @dataclass(frozen=True)
@@ -77,24 +129,8 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings) -> li
     """
     horizon = schedule_of(settings).next_after(at)
     since = at - timedelta(days=settings.rules.reserve_breach.lookback_days)
-    latest = latest_snapshots(at)
-    s = reserve_snapshots.c
-    x = elapsed(literal(at, type_=reserve_snapshots.c.as_of.type), s.as_of)  # seconds, ≤ 0
-    y = cast(s.balance_cents, Float)
-    sums = (
-        select(
-            s.account_id,
-            func.count().label("n"),
-            func.sum(x).label("sx"),
-            func.sum(y).label("sy"),
-            func.sum(x * x).label("sxx"),
-            func.sum(x * y).label("sxy"),
-        )
-        .join_from(reserve_accounts, reserve_snapshots, s.account_id == reserve_accounts.c.account_id)
-        .where(s.as_of >= since, s.as_of <= at)
-        .group_by(s.account_id)
-        .subquery("fit")
-    )
+    latest = latest_snapshots(at, conn.dialect.name)
+    sums = regression_sums(at, since, conn.dialect.name)
     denominator = sums.c.n * sums.c.sxx - sums.c.sx * sums.c.sx
     slope = case(
         (
@@ -139,12 +175,27 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings) -> li
 
 
 def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
-    latest = latest_snapshots(at)
+    latest = latest_snapshots(at, conn.dialect.name)
     studio = latest.c.account_id != PLATFORM_ACCOUNT
-    balance, threshold, accounts = conn.execute(
-        select(func.sum(latest.c.balance_cents), func.sum(latest.c.threshold_cents), func.count()).where(studio)
+    is_platform = latest.c.account_id == PLATFORM_ACCOUNT
+
+    def studios_only(column: Any) -> Any:
+        return case((studio, column))
+
+    def platform_only(column: Any) -> Any:
+        return func.max(case((is_platform, column)))
+
+    totals = conn.execute(
+        select(
+            func.sum(studios_only(latest.c.balance_cents)).label("balance"),
+            func.sum(studios_only(latest.c.threshold_cents)).label("threshold"),
+            func.count(studios_only(latest.c.account_id)).label("accounts"),
+            platform_only(latest.c.balance_cents).label("platform_balance"),
+            platform_only(latest.c.threshold_cents).label("platform_threshold"),
+            platform_only(latest.c.as_of).label("platform_as_of"),
+        )
     ).one()
-    platform = conn.execute(select(latest).where(latest.c.account_id == PLATFORM_ACCOUNT)).first()
+    balance, threshold, accounts = totals.balance, totals.threshold, totals.accounts
     warning = settings.rules.reserve_breach.buffer_warning
     buffer = (cast(latest.c.balance_cents, Float) - latest.c.threshold_cents) / latest.c.threshold_cents
     near = conn.execute(
@@ -171,11 +222,11 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
         "aggregate_threshold_cents": int(threshold) if threshold is not None else None,
         "platform": (
             {
-                "balance_cents": int(platform.balance_cents),
-                "threshold_cents": int(platform.threshold_cents),
-                "as_of": iso(platform.as_of),
+                "balance_cents": int(totals.platform_balance),
+                "threshold_cents": int(totals.platform_threshold),
+                "as_of": iso(totals.platform_as_of),
             }
-            if platform
+            if totals.platform_as_of is not None
             else None
         ),
         "buffer_warning": warning,
