@@ -23,7 +23,7 @@ def p(conn: Connection, value: datetime) -> Any:
 def secs(conn: Connection, a: str, b: str) -> str:
     if conn.dialect.name == "sqlite":
         return f"(({b} - {a}) / 1000000.0)"
-    return f"EXTRACT(EPOCH FROM ({b} - {a}))"
+    return f"date_part('epoch', {b} - {a})"
 
 
 def payout_health(conn: Connection, at: datetime, job: str, derived: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -84,10 +85,15 @@ scheduled_payouts = Table(
 reserve_snapshots = Table(
     "reserve_snapshots",
     metadata,
-    Column("account_id", Id, primary_key=True),
-    Column("as_of", UtcDateTime, primary_key=True),
+    Column("account_id", Id, nullable=False),
+    Column("as_of", UtcDateTime, nullable=False),
     Column("balance_cents", BigInteger, nullable=False),
     Column("threshold_cents", BigInteger, nullable=False),
+    # latest-per-account seeks and per-account regression windows read only the key: on SQLite the
+    # table is clustered on it (WITHOUT ROWID); on PostgreSQL the key INCLUDEs the figures (index-only)
+    PrimaryKeyConstraint(
+        "account_id", "as_of", name="pk_reserve_snapshots", postgresql_include=["balance_cents", "threshold_cents"]
+    ),
     sqlite_with_rowid=False,
 )
 
