@@ -12,11 +12,11 @@ from typing import Any
 
 LABELS = {
     "dashboard_payout_health": "payout_health (run-level counts)",
-    "dashboard_payout_health_derived": "payout_health derived from 1.56M payouts",
+    "dashboard_payout_health_derived": "payout_health derived from the ledger (1.56M payouts at 1.0)",
     "dashboard_fallback_activity": "fallback_activity",
     "dashboard_reserves": "reserves (incl. projection), at now",
     "dashboard_reserves_as_of_120_days_ago": "reserves (incl. projection), 120 days ago",
-    "dashboard_reserve_projection": "reserve projection, 20,000 accounts",
+    "dashboard_reserve_projection": "reserve projection, every account",
     "dashboard_credentials": "credentials",
     "evaluation_first": "full evaluation, first (fires every alert)",
     "evaluation_steady": "full evaluation, steady state",
