@@ -137,42 +137,9 @@ def run_rows(rng: random.Random) -> Iterator[tuple[Any, ...]]:
         for cycle in cycles():
             started = cycle + timedelta(seconds=rng.randint(10, 200))
             finished = started + timedelta(minutes=rng.uniform(10, 28))
-            if job == "payouts":
-                yield (
-                    f"{job}_{cycle:%Y%m%d}",
-                    job,
-                    cycle,
-                    cycle,
-                    started,
-                    finished,
-                    0,
-                    20000,
-                    19950,
-                    19950,
-                    50,
-                    rng.randint(0, 9),
-                    rng.randint(10**9, 5 * 10**9),
-                    "bench",
-                    END,
-                )
-            else:
-                yield (
-                    f"{job}_{cycle:%Y%m%d}",
-                    job,
-                    cycle,
-                    cycle,
-                    started,
-                    finished,
-                    0,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    "bench",
-                    END,
-                )
+            reported = (20000, 19950, 19950, 50, rng.randint(0, 9), rng.randint(10**9, 5 * 10**9))
+            counts = reported if job == "payouts" else (None,) * len(reported)  # the other job leaves them out
+            yield (f"{job}_{cycle:%Y%m%d}", job, cycle, cycle, started, finished, 0, *counts, "bench", END)
 
 
 def manual_rows(rng: random.Random) -> Iterator[tuple[Any, ...]]:
