@@ -195,6 +195,7 @@ class EmailChannel(Strict):
     host: str
     port: int = 25
     starttls: bool = False
+    tls_ca_file: str | None = None  # a private CA to trust for STARTTLS (default: the system store)
     username: str | None = None
     password: SecretStr | None = None
     from_: str = Field("payoutwatch@localhost", alias="from")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +33,7 @@ def server() -> Iterator[ChannelServer]:
 
 
 class SMTPCapture:
-    def __init__(self, *, require_auth: bool = False, refuse: str | None = None) -> None:
+    def __init__(self, *, require_auth: bool = False, refuse: str | None = None, tls_context: Any = None) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -59,7 +62,9 @@ class SMTPCapture:
             self.port = int(probe.getsockname()[1])
         kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": self.port}
         if require_auth:
-            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=tls_context is not None)
+        if tls_context is not None:
+            kwargs.update(tls_context=tls_context, require_starttls=True)
         self.controller = Controller(Handler(), **kwargs)
 
     def __enter__(self) -> SMTPCapture:
@@ -220,3 +225,58 @@ def test_a_channel_down_then_up_delivers_exactly_once(store: Engine) -> None:
         server.httpd.shutdown()
         server.httpd.server_close()
     assert [r["kind"] for r in server.pd.requests] == ["trigger"]
+
+
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made here (no network, no openssl binary)."""
+    import ipaddress
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "payoutwatch test relay")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "relay.pem", tmp / "relay.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_starttls_with_a_private_ca_and_auth(store: Engine, server: ChannelServer, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with SMTPCapture(require_auth=True, tls_context=context) as smtp:
+        settings = settings_for(
+            server,
+            smtp_port=smtp.port,
+            schedule=QUIET,
+            email={"starttls": True, "tls_ca_file": str(cert), "username": "bot", "password": "s3cret"},
+        )
+        load(store, settings, "reserve_snapshots", [snapshot("st_a", utc(2026, 3, 1), 500, 1000)], NOW)
+        evaluate(store, settings, at=utc(2026, 3, 2), now=NOW)
+        report, _ = deliver(store, settings, now=lambda: NOW)
+        assert report.errors == [] and len(smtp.messages) == 1
+        untrusted = settings_for(server, smtp_port=smtp.port, schedule=QUIET, email={"starttls": True})
+        load(store, untrusted, "reserve_snapshots", [snapshot("st_b", utc(2026, 3, 1), 500, 1000)], NOW)
+        evaluate(store, untrusted, at=utc(2026, 3, 2, 1), now=NOW)
+        report, _ = deliver(store, untrusted, now=lambda: NOW)
+    assert any("certificate not trusted" in e for e in report.errors)

@@ -48,7 +48,7 @@ class Email:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds) as smtp:
                 smtp.ehlo()
                 if s.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=ssl.create_default_context(cafile=s.tls_ca_file))
                     smtp.ehlo()
                 if s.username and s.password is not None:
                     smtp.login(s.username, s.password.get_secret_value())
@@ -59,5 +59,7 @@ class Email:
             raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP answered {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(f"SMTP {s.host}:{s.port} certificate not trusted: {exc.verify_message}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {s.host}:{s.port} unreachable: {type(exc).__name__}") from None
