@@ -452,6 +452,64 @@ def notifications(
         out.print("no notifications")
 
 
+@app.command()
+def sync(name: Annotated[str | None, typer.Argument(help="One configured source; default all.")] = None) -> None:
+    """Pull configured sources once; exit 1 if any failed (the error is stored and shown)."""
+    from payoutwatch.syncing import sync_all
+
+    settings = state.settings
+    if name is not None and name not in settings.sources:
+        fail(f"no source named {name!r} under `sources` (configured: {', '.join(settings.sources) or 'none'})", 2)
+    if not settings.sources:
+        out.print("no sources configured (see `sources` in payoutwatch.example.yaml)")
+        return
+    results = sync_all(state.engine(), settings, now=clock.now, only=name)
+    for r in results:
+        counts = ", ".join(f"{n} {kind}" for kind, n in r.counts.items()) or "no records"
+        if r.ok:
+            out.print(f"{r.source}: ok, {counts} in {r.duration_s:.2f} s", highlight=False)
+        else:
+            err.print(f"{r.source}: FAILED after {r.duration_s:.2f} s: {r.error}", highlight=False, markup=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each source's sync state: last success, last error, counts, duration."""
+    from payoutwatch.syncing import source_states
+
+    settings = state.settings
+    with state.engine().connect() as conn:
+        known = {s.source: s for s in source_states(conn)}
+    rows = []
+    for name, config in settings.sources.items():
+        s = known.get(name)
+        rows.append(
+            {
+                "source": name,
+                "type": config.type,
+                "state": s.state if s else "never_synced",
+                "last_success_at": iso(s.last_success_at) if s else None,
+                "last_attempt_at": iso(s.last_attempt_at) if s else None,
+                "last_error": s.last_error if s else None,
+                "consecutive_failures": s.consecutive_failures if s else 0,
+                "last_counts": s.last_counts if s else None,
+                "last_duration_s": s.last_duration_s if s else None,
+                "interval_minutes": config.interval_minutes,
+                "max_staleness_minutes": config.staleness_minutes,
+            }
+        )
+    if json_output:
+        print_json({"sources": rows})
+    elif rows:
+        from payoutwatch.terminal import render_rows
+
+        render_rows("sources", rows, out)
+    else:
+        out.print("no sources configured")
+
+
 @config_app.command("check")
 def config_check() -> None:
     """Validate the configuration (exit 2 with every problem named)."""

@@ -233,6 +233,49 @@ class Route(Strict):
     channels: list[str]
 
 
+class SourceBase(Strict):
+    """Common to every source: how often it syncs and when silence from it becomes an alert."""
+
+    interval_minutes: float = Field(15, gt=0)
+    max_staleness_minutes: float | None = Field(None, gt=0)  # default: 3 × interval
+    timeout_seconds: float = Field(30, gt=0)
+    retries: int = Field(3, ge=0)  # retried with backoff inside one sync before it counts as failed
+
+    @property
+    def staleness_minutes(self) -> float:
+        return self.max_staleness_minutes or 3 * self.interval_minutes
+
+
+class SqlLedgerSource(SourceBase):
+    type: Literal["sql_ledger"]
+    url: SecretStr
+    relations: dict[str, str] = Field(default_factory=dict)  # kind -> relation (table or view)
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind -> {field: their column}
+    cursor_column: str | None = None  # an updated_at-style column present in every relation read
+    naive_timezone: str = "UTC"  # how to read timestamps stored without an offset
+    page_size: int = Field(5000, ge=1)
+
+
+class CertificatePath(Strict):
+    path: str  # a file or a glob
+    kind: str | None = None  # default: recognised from the subject, else `other`
+    owner: str | None = None
+    password_env: str | None = None  # PKCS#12 password, read from this environment variable
+    credential_id: str | None = None  # default: the file name without its extension
+
+
+class CertificatesSource(SourceBase):
+    type: Literal["certificates"]
+    paths: list[CertificatePath | str]
+    owner: str | None = None
+
+    def entries(self) -> list[CertificatePath]:
+        return [p if isinstance(p, CertificatePath) else CertificatePath(path=p) for p in self.paths]
+
+
+SourceSettings = Annotated[SqlLedgerSource | CertificatesSource, Field(discriminator="type")]
+
+
 class NotificationSettings(Strict):
     max_attempts: int = Field(8, ge=1)
     max_age_hours: float = Field(24, gt=0)
@@ -270,6 +313,7 @@ class Settings(Strict):
     routes: list[Route] = Field(default_factory=lambda: list(DEFAULT_ROUTES))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -347,7 +391,16 @@ def parse_settings(raw: dict[str, Any], *, origin: str = "config") -> Settings:
 
 
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in {"pagerduty", "slack", "jira", "email", "webhook", "log"}
+    return isinstance(part, str) and part in {
+        "pagerduty",
+        "slack",
+        "jira",
+        "email",
+        "webhook",
+        "log",
+        "sql_ledger",
+        "certificates",
+    }
 
 
 def config_path(explicit: str | None) -> Path | None:

@@ -21,16 +21,19 @@ from payoutwatch.rules import (
     fallback_volume,
     notification_failing,
     reserve_breach,
+    source_stale,
 )
 from payoutwatch.rules.engine import Transition, apply_findings
 from payoutwatch.rules.findings import Finding, RuleId
 from payoutwatch.store.tables import channel_health
+from payoutwatch.syncing import source_states
 
 EVALUATED_RULES = {
     RuleId.AUTOMATION_FAILURE.value,
     RuleId.FALLBACK_VOLUME.value,
     RuleId.CREDENTIAL_EXPIRY.value,
     RuleId.RESERVE_BREACH.value,
+    RuleId.SOURCE_STALE.value,
 }
 
 
@@ -45,6 +48,7 @@ def findings_at(conn: Connection, at: datetime, settings: Settings) -> list[Find
     out += fallback_volume.findings(fallback_activity.dashboard(conn, at, settings), rules.fallback_volume)
     out += credential_expiry.findings(in_force(conn, at, settings), rules.credential_expiry)
     out += reserve_breach.findings(projected_breaches(conn, at, settings), rules.reserve_breach)
+    out += source_stale.findings(source_states(conn), settings.sources, at, rules.source_stale)
     return out
 
 

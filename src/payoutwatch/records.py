@@ -162,6 +162,7 @@ class Credential(Record):
     expires_at: Instant | None = None
     rotate_by: Instant | None = None
     source: str | None = None
+    fingerprint: str | None = None  # SHA-256 of an X.509 certificate, when the credential is one
 
 
 RECORD_TYPES: dict[str, type[Record]] = {

@@ -55,6 +55,7 @@ class CredentialFigures:
     days_left: int | None
     age_days: int
     stage: str
+    fingerprint: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class CredentialFigures:
             "days_left": self.days_left,
             "age_days": self.age_days,
             "stage": self.stage,
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -101,6 +103,7 @@ def in_force(conn: Connection, at: datetime, settings: Settings) -> list[Credent
                 days_left=days_left,
                 age_days=days_floor(at - row.created_at),
                 stage=stage_for(days_left, rule),
+                fingerprint=row.fingerprint,
             )
         )
     far = datetime.max.replace(tzinfo=at.tzinfo)

@@ -80,6 +80,8 @@ _FACT_LABELS = {
     "projected_balance_cents": "Projected balance",
     "projected_at": "Projected at",
     "channel": "Channel",
+    "source": "Source",
+    "last_success_at": "Last successful sync",
     "consecutive_failures": "Consecutive failures",
     "last_error": "Last error",
 }

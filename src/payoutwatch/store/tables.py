@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -150,6 +151,7 @@ credentials = Table(
     Column("expires_at", UtcDateTime),
     Column("rotate_by", UtcDateTime),
     Column("source", String(100)),
+    Column("fingerprint", String(100)),
     Column("ingested_at", UtcDateTime, nullable=False),
 )
 
@@ -250,6 +252,21 @@ channel_health = Table(
     Column("last_error", Text),
     Column("last_attempt_at", UtcDateTime),
     Column("last_success_at", UtcDateTime),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("state", String(16), nullable=False, comment="ok or failing: the outcome of the last sync"),
+    Column("cursor", JSON, comment="where the next sync starts; advanced only after a successful write"),
+    Column("first_attempt_at", UtcDateTime, nullable=False),
+    Column("last_attempt_at", UtcDateTime, nullable=False),
+    Column("last_success_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("last_counts", JSON),
+    Column("last_duration_s", Float),
 )
 
 audit_log = Table(

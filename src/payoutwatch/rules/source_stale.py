@@ -1,0 +1,51 @@
+"""``source_stale``: a configured source whose last successful sync is older than its staleness limit.
+
+A source that never succeeded counts from its first attempt; one never attempted is not judged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from payoutwatch.clock import iso
+from payoutwatch.config import SourceSettings, SourceStaleSettings
+from payoutwatch.rules.findings import Finding, RuleId
+
+
+def findings(
+    states: list[Any], sources: dict[str, SourceSettings], at: datetime, rule: SourceStaleSettings
+) -> list[Finding]:
+    out = []
+    for state in states:
+        config = sources.get(state.source)
+        if config is None:
+            continue
+        limit = timedelta(minutes=config.staleness_minutes)
+        since = state.last_success_at or state.first_attempt_at
+        if at - since <= limit:
+            continue
+        minutes = (at - since).total_seconds() / 60
+        reason = (
+            f"no successful sync for {minutes:.0f} min (limit {config.staleness_minutes:g} min)"
+            if state.last_success_at
+            else f"never synced successfully since {iso(state.first_attempt_at)}"
+        )
+        reasons = [reason] + ([f"last error: {state.last_error}"] if state.last_error else [])
+        out.append(
+            Finding(
+                rule=RuleId.SOURCE_STALE,
+                key=f"source_stale:{state.source}",
+                severity=rule.severity,
+                owner=rule.owner,
+                summary=f"Source {state.source} is stale: {reason}",
+                details={
+                    "source": state.source,
+                    "last_success_at": iso(state.last_success_at),
+                    "last_attempt_at": iso(state.last_attempt_at),
+                    "last_error": state.last_error,
+                    "reasons": reasons,
+                },
+            )
+        )
+    return out

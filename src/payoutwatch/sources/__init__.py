@@ -1,0 +1,1 @@
+"""Sources: pull connectors that turn the team's systems into records (DESIGN §3)."""

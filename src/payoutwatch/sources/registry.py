@@ -1,0 +1,19 @@
+"""Build a configured source by its type (modules imported on first use)."""
+
+from __future__ import annotations
+
+from payoutwatch.config import CertificatesSource, Settings, SqlLedgerSource
+from payoutwatch.sources.base import Source
+
+
+def build_source(name: str, settings: Settings) -> Source:
+    config = settings.sources[name]
+    if isinstance(config, SqlLedgerSource):
+        from payoutwatch.sources.sql_ledger import SqlLedger
+
+        return SqlLedger(name, config, settings)
+    if isinstance(config, CertificatesSource):
+        from payoutwatch.sources.certificates import Certificates
+
+        return Certificates(name, config)
+    raise TypeError(f"unknown source type {type(config).__name__}")
