@@ -94,8 +94,14 @@ def mapped(url: str, page_size: int = 2) -> Settings:
     return settings_with(
         url,
         relations={"reserve_snapshots": "ledger_reserves", "scheduled_payouts": "payouts_v"},
-        columns={"reserve_snapshots": {"account_id": "studio", "as_of": "snapshot_at", "balance_cents": "balance",
-                                       "threshold_cents": "policy_min"}},
+        columns={
+            "reserve_snapshots": {
+                "account_id": "studio",
+                "as_of": "snapshot_at",
+                "balance_cents": "balance",
+                "threshold_cents": "policy_min",
+            }
+        },
         cursor_column="updated_at",
         page_size=page_size,
     )
@@ -111,9 +117,12 @@ def test_a_mapped_schema_is_read_incrementally_without_splitting_equal_cursors(l
     settings = mapped(ledger)
     first = sync_source(store, settings, "ledger", now=lambda: NOW, sleep=no_sleep)
     assert first.ok and first.counts == {"reserve_snapshots": 5}, first.error
-    run_sql(ledger, "INSERT INTO ledger_reserves VALUES ('s9', '2026-03-10 00:00:00', 7, 500, '2026-03-10 03:00:00');"
-                    "INSERT INTO manual_payouts VALUES ('m1', 's1', 10, 'CAD', '2026-03-10 05:00:00', "
-                    "'2026-03-10 05:00:00')")
+    run_sql(
+        ledger,
+        "INSERT INTO ledger_reserves VALUES ('s9', '2026-03-10 00:00:00', 7, 500, '2026-03-10 03:00:00');"
+        "INSERT INTO manual_payouts VALUES ('m1', 's1', 10, 'CAD', '2026-03-10 05:00:00', "
+        "'2026-03-10 05:00:00')",
+    )
     second = sync_source(store, settings, "ledger", now=lambda: NOW, sleep=no_sleep)
     assert second.ok and second.counts == {"reserve_snapshots": 1, "manual_payouts": 1}, second.error
     with store.connect() as conn:
@@ -121,15 +130,19 @@ def test_a_mapped_schema_is_read_incrementally_without_splitting_equal_cursors(l
 
 
 def test_a_bad_page_is_refused_whole_and_the_cursor_stays(ledger: str, store: Engine) -> None:
-    run_sql(ledger, MAPPED_SCHEMA + "INSERT INTO manual_payouts VALUES ('m1', 's1', 10, 'CAD', "
-                    "'2026-03-10 05:00:00', '2026-03-10 05:00:00');"
-                    "INSERT INTO manual_payouts VALUES ('m2', 's1', 10, 'USD', '2026-03-10 06:00:00', "
-                    "'2026-03-10 06:00:00')")
+    run_sql(
+        ledger,
+        MAPPED_SCHEMA + "INSERT INTO manual_payouts VALUES ('m1', 's1', 10, 'CAD', "
+        "'2026-03-10 05:00:00', '2026-03-10 05:00:00');"
+        "INSERT INTO manual_payouts VALUES ('m2', 's1', 10, 'USD', '2026-03-10 06:00:00', "
+        "'2026-03-10 06:00:00')",
+    )
     settings = mapped(ledger, page_size=10)
     result = sync_source(store, settings, "ledger", now=lambda: NOW, sleep=no_sleep)
     assert not result.ok
     assert "invalid manual_payouts from the source (record 2: currency: 'USD' is not the base currency CAD)" in str(
-        result.error)
+        result.error
+    )
     with store.connect() as conn:
         assert compute("fallback_activity", conn, NOW, settings)["manual_payout_count"] == 0
         [state] = source_states(conn)
