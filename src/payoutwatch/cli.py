@@ -453,6 +453,75 @@ def notifications(
 
 
 @app.command()
+def ping(
+    job: Annotated[str, typer.Argument(help="The job's name (job_runs.job), e.g. payouts.")],
+    args: Annotated[list[str] | None, typer.Argument(help="start | success | fail, or -- COMMAND ARGS...")] = None,
+    run_id: Annotated[str | None, typer.Option(help="The run this ping belongs to.")] = None,
+    exit_code: Annotated[int | None, typer.Option(help="With success/fail: the job's exit code.")] = None,
+    figures: Annotated[str | None, typer.Option(help='JSON such as {"studios_processed": 120}.')] = None,
+) -> None:
+    """Report a job's start/success/fail, or run a command and report it (its exit code passes through)."""
+    from payoutwatch.pings import PingEvent
+
+    words = args or []
+    if len(words) == 1 and words[0] in {e.value for e in PingEvent}:
+        try:
+            reported = json.loads(figures) if figures else None
+        except json.JSONDecodeError as exc:
+            fail(f"--figures is not JSON: {exc.msg}", code=2)
+        run = _ping(job, PingEvent(words[0]), run_id=run_id, exit_code=exit_code, figures=reported)
+        if run is None:
+            raise typer.Exit(1)
+        out.print(f"{words[0]} recorded for {job} run {run}", highlight=False)
+        return
+    if not words:
+        fail("give start, success or fail, or a command after --", code=2)
+    raise typer.Exit(_run_monitored(job, words, run_id))
+
+
+def _ping(job: str, event: Any, **kwargs: Any) -> str | None:
+    """Record a ping; a failure to record is reported, never raised (monitoring must not stop the job)."""
+    from payoutwatch.pings import record_ping
+    from payoutwatch.records import BatchRejected
+
+    try:
+        return record_ping(state.engine(), state.settings, job, event, now=clock.now(), **kwargs)
+    except (BatchRejected, ValueError) as exc:
+        detail = "; ".join(str(e) for e in exc.errors) if isinstance(exc, BatchRejected) else str(exc)
+        err.print(f"payoutwatch: ping not recorded: {detail}", highlight=False, markup=False)
+    except (typer.Exit, Exception) as exc:  # store down, config broken: the job still runs
+        err.print(f"payoutwatch: ping not recorded ({type(exc).__name__})", highlight=False, markup=False)
+    return None
+
+
+def _run_monitored(job: str, command: list[str], run_id: str | None) -> int:
+    import subprocess
+    import tempfile
+
+    from payoutwatch.pings import REPORTABLE, PingEvent
+
+    run = _ping(job, PingEvent.START, run_id=run_id) or run_id
+    with tempfile.TemporaryDirectory(prefix="payoutwatch-") as folder:
+        report = Path(folder) / "report.json"
+        env = {**os.environ, "PAYOUTWATCH_RUN_REPORT": str(report)}
+        try:
+            code = subprocess.run(command, env=env, check=False).returncode
+        except OSError as exc:
+            err.print(f"payoutwatch: cannot run {command[0]}: {exc.strerror}", highlight=False, markup=False)
+            code = 127
+        reported: dict[str, Any] = {}
+        if report.exists():
+            try:
+                loaded = json.loads(report.read_text())
+                reported = {k: v for k, v in loaded.items() if k in REPORTABLE} if isinstance(loaded, dict) else {}
+            except (OSError, json.JSONDecodeError):
+                err.print("payoutwatch: $PAYOUTWATCH_RUN_REPORT is not a JSON object; ignored", markup=False)
+    event = PingEvent.SUCCESS if code == 0 else PingEvent.FAIL
+    _ping(job, event, run_id=run, exit_code=code, figures=reported)
+    return code
+
+
+@app.command()
 def sync(name: Annotated[str | None, typer.Argument(help="One configured source; default all.")] = None) -> None:
     """Pull configured sources once; exit 1 if any failed (the error is stored and shown)."""
     from payoutwatch.syncing import sync_all
