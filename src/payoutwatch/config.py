@@ -273,7 +273,16 @@ class CertificatesSource(SourceBase):
         return [p if isinstance(p, CertificatePath) else CertificatePath(path=p) for p in self.paths]
 
 
-SourceSettings = Annotated[SqlLedgerSource | CertificatesSource, Field(discriminator="type")]
+class AwsSecretsManagerSource(SourceBase):
+    type: Literal["aws_secrets_manager"]
+    region: str
+    endpoint_url: str | None = None
+    name_prefix: str | None = None
+    kinds: dict[str, str] = Field(default_factory=dict)  # name glob -> credential kind (tags win)
+    owner: str | None = None
+
+
+SourceSettings = Annotated[SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource, Field(discriminator="type")]
 
 
 class NotificationSettings(Strict):

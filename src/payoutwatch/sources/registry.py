@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payoutwatch.config import CertificatesSource, Settings, SqlLedgerSource
+from payoutwatch.config import AwsSecretsManagerSource, CertificatesSource, Settings, SqlLedgerSource
 from payoutwatch.sources.base import Source
 
 
@@ -16,4 +16,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.certificates import Certificates
 
         return Certificates(name, config)
+    if isinstance(config, AwsSecretsManagerSource):
+        from payoutwatch.sources.aws_secrets_manager import AwsSecretsManager
+
+        return AwsSecretsManager(name, config)
     raise TypeError(f"unknown source type {type(config).__name__}")
