@@ -10,7 +10,7 @@ import os
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -282,7 +282,19 @@ class AwsSecretsManagerSource(SourceBase):
     owner: str | None = None
 
 
-SourceSettings = Annotated[SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource, Field(discriminator="type")]
+class VaultKvSource(SourceBase):
+    type: Literal["vault_kv"]
+    url: str
+    token: SecretStr
+    mount: str = "secret"
+    path_prefix: str = ""
+    namespace: str | None = None  # Vault Enterprise namespace
+    owner: str | None = None
+
+
+SourceSettings = Annotated[
+    SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource | VaultKvSource, Field(discriminator="type")
+]
 
 
 class NotificationSettings(Strict):
@@ -399,17 +411,17 @@ def parse_settings(raw: dict[str, Any], *, origin: str = "config") -> Settings:
         raise ConfigError(f"{origin} is invalid:\n" + "\n".join(lines)) from None
 
 
+def _type_tags() -> set[str]:
+    """Every ``type`` value of the channel and source unions (pydantic names the union member in error paths)."""
+    tags: set[str] = set()
+    for union in (ChannelSettings, SourceSettings):
+        for model in get_args(get_args(union)[0]):
+            tags |= set(get_args(model.model_fields["type"].annotation))
+    return tags
+
+
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in {
-        "pagerduty",
-        "slack",
-        "jira",
-        "email",
-        "webhook",
-        "log",
-        "sql_ledger",
-        "certificates",
-    }
+    return isinstance(part, str) and part in _type_tags()
 
 
 def config_path(explicit: str | None) -> Path | None:

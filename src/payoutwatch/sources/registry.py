@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payoutwatch.config import AwsSecretsManagerSource, CertificatesSource, Settings, SqlLedgerSource
+from payoutwatch.config import AwsSecretsManagerSource, CertificatesSource, Settings, SqlLedgerSource, VaultKvSource
 from payoutwatch.sources.base import Source
 
 
@@ -20,4 +20,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.aws_secrets_manager import AwsSecretsManager
 
         return AwsSecretsManager(name, config)
+    if isinstance(config, VaultKvSource):
+        from payoutwatch.sources.vault_kv import VaultKv
+
+        return VaultKv(name, config)
     raise TypeError(f"unknown source type {type(config).__name__}")

@@ -1,0 +1,98 @@
+"""``vault_kv``: HashiCorp Vault KV v2 *metadata* -> credential versions. Never ``/data/``.
+
+Lists ``/v1/<mount>/metadata/<path_prefix>`` recursively (``LIST``) and reads each secret's
+metadata: the creation time of its current version is the version in force, ``custom_metadata``
+holds ``kind``, ``owner`` and ``rotate-by`` (KV v2 has no expiry of its own). The token needs a
+policy with ``list`` and ``read`` on ``<mount>/metadata/*`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from payoutwatch.config import VaultKvSource
+from payoutwatch.records import CredentialKind
+from payoutwatch.sources.base import Page, SourceError
+
+
+class VaultKv:
+    def __init__(self, name: str, config: VaultKvSource) -> None:
+        self.name = name
+        self.config = config
+
+    def secrets(self) -> list[str]:
+        return [self.config.token.get_secret_value()]
+
+    def _get(self, client: httpx.Client, path: str, *, listing: bool = False) -> dict[str, Any]:
+        url = f"{self.config.url.rstrip('/')}/v1/{self.config.mount.strip('/')}/metadata/{path.lstrip('/')}"
+        headers = {"X-Vault-Token": self.config.token.get_secret_value()}
+        if self.config.namespace:
+            headers["X-Vault-Namespace"] = self.config.namespace
+        try:
+            response = client.request("LIST" if listing else "GET", url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"Vault unreachable: {type(exc).__name__}") from None
+        if response.status_code == 404 and listing:
+            return {}
+        if response.status_code in (401, 403):
+            raise SourceError(
+                f"Vault refused the token (HTTP {response.status_code}) on metadata/{path}", permanent=True
+            )
+        if not response.is_success:
+            raise SourceError(
+                f"Vault answered HTTP {response.status_code} on metadata/{path}",
+                permanent=400 <= response.status_code < 500 and response.status_code != 429,
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise SourceError(f"Vault answered something that is not JSON on metadata/{path}") from None
+        return body.get("data") or {}
+
+    def _paths(self, client: httpx.Client, prefix: str) -> Iterator[str]:
+        for key in self._get(client, prefix, listing=True).get("keys", []):
+            full = f"{prefix}{key}"
+            if key.endswith("/"):
+                yield from self._paths(client, full)
+            else:
+                yield full
+
+    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        page = Page()
+        prefix = self.config.path_prefix.strip("/")
+        with httpx.Client(timeout=self.config.timeout_seconds) as client:
+            for path in self._paths(client, f"{prefix}/" if prefix else ""):
+                page.add("credentials", self._record(path, self._get(client, path)))
+        yield page
+
+    def _record(self, path: str, meta: dict[str, Any]) -> dict[str, Any]:
+        custom = meta.get("custom_metadata") or {}
+        current = str(meta.get("current_version", ""))
+        created = ((meta.get("versions") or {}).get(current) or {}).get("created_time") or meta.get("created_time")
+        if not created:
+            raise SourceError(f"Vault metadata for {path} has no creation time")
+        record: dict[str, Any] = {
+            "credential_id": f"{self.config.mount.strip('/')}/{path}",
+            "created_at": created,
+            "kind": custom.get("kind", CredentialKind.OTHER.value),
+            "name": custom.get("name", path)[:200],
+            "source": self.name,
+        }
+        owner = custom.get("owner") or self.config.owner
+        if owner:
+            record["owner"] = owner
+        rotate_by = custom.get("rotate-by") or custom.get("renew-date")
+        if rotate_by:
+            record["rotate_by"] = _midnight_if_date(rotate_by)
+        return record
+
+
+def _midnight_if_date(text: str) -> str:
+    if len(text.strip()) == 10:
+        day = date.fromisoformat(text.strip())
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
+    return text
