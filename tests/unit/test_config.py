@@ -73,6 +73,8 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "SLACK_ENG_WEBHOOK",
         "JIRA_API_TOKEN",
         "SMTP_PASSWORD",
+        "LEDGER_PASSWORD",
+        "VAULT_TOKEN",
     ):
         monkeypatch.setenv(name, "x")
     assert isinstance(load_settings(str(example)), Settings)
