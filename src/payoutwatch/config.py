@@ -292,8 +292,18 @@ class VaultKvSource(SourceBase):
     owner: str | None = None
 
 
+class ChronosSource(SourceBase):
+    type: Literal["chronos"]
+    base_url: str
+    job: str  # the Chronos job's name
+    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
+    username: str | None = None
+    password: SecretStr | None = None
+
+
 SourceSettings = Annotated[
-    SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource | VaultKvSource, Field(discriminator="type")
+    SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource | VaultKvSource | ChronosSource,
+    Field(discriminator="type"),
 ]
 
 

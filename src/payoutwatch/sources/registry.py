@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from payoutwatch.config import AwsSecretsManagerSource, CertificatesSource, Settings, SqlLedgerSource, VaultKvSource
+from payoutwatch.config import (
+    AwsSecretsManagerSource,
+    CertificatesSource,
+    ChronosSource,
+    Settings,
+    SqlLedgerSource,
+    VaultKvSource,
+)
 from payoutwatch.sources.base import Source
 
 
@@ -24,4 +31,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.vault_kv import VaultKv
 
         return VaultKv(name, config)
+    if isinstance(config, ChronosSource):
+        from payoutwatch.sources.chronos import Chronos
+
+        return Chronos(name, config, settings)
     raise TypeError(f"unknown source type {type(config).__name__}")
