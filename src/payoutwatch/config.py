@@ -301,8 +301,18 @@ class ChronosSource(SourceBase):
     password: SecretStr | None = None
 
 
+class StripeSource(SourceBase):
+    type: Literal["stripe"]
+    api_key: SecretStr  # a restricted key with read access to transfers, payouts and balance
+    api_base: str = "https://api.stripe.com"
+    watch_payouts_days: float = Field(10, ge=0)  # re-read recent payouts: `paid` can turn `failed` later
+    platform_reserve_threshold_cents: int | None = None  # record the CAD available balance as `platform`
+    webhook_secrets: list[SecretStr] = Field(default_factory=list)  # whsec_…; several while rolling
+    webhook_tolerance_seconds: int = Field(300, ge=0)
+
+
 SourceSettings = Annotated[
-    SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource | VaultKvSource | ChronosSource,
+    SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource | VaultKvSource | ChronosSource | StripeSource,
     Field(discriminator="type"),
 ]
 

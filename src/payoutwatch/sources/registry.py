@@ -8,6 +8,7 @@ from payoutwatch.config import (
     ChronosSource,
     Settings,
     SqlLedgerSource,
+    StripeSource,
     VaultKvSource,
 )
 from payoutwatch.sources.base import Source
@@ -35,4 +36,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.chronos import Chronos
 
         return Chronos(name, config, settings)
+    if isinstance(config, StripeSource):
+        from payoutwatch.sources.stripe_api import StripeApi
+
+        return StripeApi(name, config, settings)
     raise TypeError(f"unknown source type {type(config).__name__}")

@@ -269,6 +269,17 @@ source_state = Table(
     Column("last_duration_s", Float),
 )
 
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("source", String(100), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("records", Integer, nullable=False),
+    comment="events already applied: a redelivered event is acknowledged and not applied twice",
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -1,0 +1,59 @@
+"""Stripe objects -> records, shared by the API pull and the webhook.
+
+Transfers (to connected accounts) and payouts (to bank accounts) both become ``transfers`` records
+(``payout_id`` from the object's ``metadata.payout_id``); a payout that failed or was cancelled, or a
+reversed transfer, is ``reversed``. Only the base currency is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+FAILED_PAYOUT = {"failed", "canceled"}
+
+
+def _when(created: int) -> str:
+    return datetime.fromtimestamp(int(created), UTC).isoformat()
+
+
+def transfer_record(obj: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "transfer_id": obj["id"],
+        "amount_cents": int(obj["amount"]),
+        "currency": str(obj["currency"]).upper(),
+        "created_at": _when(obj["created"]),
+        "reversed": bool(obj.get("reversed")) or int(obj.get("amount_reversed") or 0) >= int(obj["amount"]) > 0,
+    }
+    return _linked(record, obj)
+
+
+def payout_record(obj: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "transfer_id": obj["id"],
+        "amount_cents": int(obj["amount"]),
+        "currency": str(obj["currency"]).upper(),
+        "created_at": _when(obj["created"]),
+        "reversed": obj.get("status") in FAILED_PAYOUT,
+    }
+    return _linked(record, obj)
+
+
+def _linked(record: dict[str, Any], obj: Any) -> dict[str, Any]:
+    destination = obj.get("destination")
+    if isinstance(destination, str):
+        record["destination"] = destination
+    metadata = obj.get("metadata") or {}
+    if metadata.get("payout_id"):
+        record["payout_id"] = str(metadata["payout_id"])
+    return record
+
+
+def platform_snapshot(available: list[Any], currency: str, threshold_cents: int, as_of: datetime) -> dict[str, Any]:
+    cents = sum(int(a["amount"]) for a in available if str(a["currency"]).upper() == currency)
+    return {
+        "account_id": "platform",
+        "as_of": as_of.isoformat(),
+        "balance_cents": cents,
+        "threshold_cents": threshold_cents,
+    }

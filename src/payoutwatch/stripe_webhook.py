@@ -1,0 +1,135 @@
+"""Stripe webhooks (mounted at ``/webhooks/stripe`` by the web app): verify, then apply once.
+
+Verification follows Stripe's scheme: the ``Stripe-Signature`` header carries ``t=<unix>`` and one or
+more ``v1=<hex>``; the expected signature is HMAC-SHA256 of ``"<t>.<raw body>"`` with the endpoint
+secret, compared in constant time with every ``v1`` (several during a secret roll) under every
+configured secret; a timestamp older than the tolerance is refused (future ones pass, as Stripe's
+own library does). A refused event is recorded in the audit log and never ingested. An accepted
+event is applied once: its id is stored with the records it wrote, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from payoutwatch.config import Settings, StripeSource
+from payoutwatch.metrics.common import schedule_of
+from payoutwatch.records import validate_objects
+from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record
+from payoutwatch.store.audit import audit
+from payoutwatch.store.ingest import ingest_records
+from payoutwatch.store.tables import webhook_events
+
+HANDLED = {"payout.paid", "payout.failed", "transfer.created", "transfer.reversed", "balance.available"}
+
+
+class SignatureError(Exception):
+    """The request is not a genuine, fresh Stripe event; the message says which check failed."""
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    event_id: str
+    type: str
+    applied: bool  # False: a redelivery already applied, or a type payoutwatch does not use
+    records: int
+
+
+def sign(payload: bytes, secret: str, timestamp: int) -> str:
+    """The ``v1`` signature Stripe sends for ``payload`` at ``timestamp``."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+
+
+def verify(payload: bytes, header: str | None, secrets: list[str], *, tolerance: int, now: datetime) -> dict[str, Any]:
+    if not secrets:
+        raise SignatureError("no webhook signing secret is configured for this source")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SignatureError("the body is not UTF-8") from None
+    parts = [item.split("=", 1) for item in (header or "").split(",") if "=" in item]
+    stamps = [v for k, v in parts if k.strip() == "t"]
+    signatures = [v.strip() for k, v in parts if k.strip() == "v1"]
+    if not stamps or not signatures:
+        raise SignatureError("the Stripe-Signature header has no timestamp or no v1 signature")
+    try:
+        timestamp = int(stamps[0])
+    except ValueError:
+        raise SignatureError("the Stripe-Signature timestamp is not a number") from None
+    expected = [sign(payload, secret, timestamp) for secret in secrets]
+    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
+        raise SignatureError("no v1 signature matches the signing secret")
+    if timestamp < now.timestamp() - tolerance:
+        raise SignatureError(f"the timestamp is older than the {tolerance} s tolerance")
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError:
+        raise SignatureError("the body is not JSON") from None
+    if not isinstance(event, dict) or "id" not in event or "type" not in event:
+        raise SignatureError("the body is not a Stripe event")
+    return event
+
+
+def records_of(event: dict[str, Any], config: StripeSource, currency: str) -> dict[str, list[dict[str, Any]]]:
+    obj = (event.get("data") or {}).get("object") or {}
+    kind = event["type"]
+    if kind.startswith("transfer.") and str(obj.get("currency", "")).upper() == currency:
+        return {"transfers": [transfer_record(obj)]}
+    if kind.startswith("payout.") and str(obj.get("currency", "")).upper() == currency:
+        return {"transfers": [payout_record(obj)]}
+    if kind == "balance.available" and config.platform_reserve_threshold_cents is not None:
+        as_of = datetime.fromtimestamp(int(event.get("created", 0)), UTC)
+        return {
+            "reserve_snapshots": [
+                platform_snapshot(obj.get("available") or [], currency, config.platform_reserve_threshold_cents, as_of)
+            ]
+        }
+    return {}
+
+
+def handle(
+    engine: Engine, settings: Settings, source: str, payload: bytes, header: str | None, *, now: datetime
+) -> WebhookOutcome:
+    """Verify and apply one delivery; raises SignatureError (recorded) or records.BatchRejected."""
+    config = settings.sources[source]
+    if not isinstance(config, StripeSource):
+        raise ValueError(f"source {source!r} is not a stripe source")
+    try:
+        event = verify(
+            payload,
+            header,
+            [s.get_secret_value() for s in config.webhook_secrets],
+            tolerance=config.webhook_tolerance_seconds,
+            now=now,
+        )
+    except SignatureError as exc:
+        with engine.begin() as conn:
+            audit(
+                conn,
+                actor=f"webhook:{source}",
+                action="stripe_webhook_refused",
+                target=None,
+                now=now,
+                details={"reason": str(exc), "bytes": len(payload)},
+            )
+        raise
+    event_id, kind = str(event["id"]), str(event["type"])
+    with engine.begin() as conn:
+        if conn.execute(select(webhook_events.c.event_id).where(webhook_events.c.event_id == event_id)).first():
+            return WebhookOutcome(event_id, kind, applied=False, records=0)
+        count = 0
+        for record_kind, rows in (records_of(event, config, settings.currency) if kind in HANDLED else {}).items():
+            records = validate_objects(record_kind, list(enumerate(rows, 1)), currency=settings.currency, unit="event")
+            ingest_records(conn, record_kind, records, schedule=schedule_of(settings), now=now)
+            count += len(records)
+        conn.execute(
+            insert(webhook_events).values(event_id=event_id, source=source, type=kind, received_at=now, records=count)
+        )
+    return WebhookOutcome(event_id, kind, applied=count > 0, records=count)

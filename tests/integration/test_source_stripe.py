@@ -1,0 +1,198 @@
+"""``stripe``: stripe-python against a local server serving Stripe-shaped lists (has_more /
+starting_after), and webhooks signed exactly as Stripe signs them."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import stripe
+from sqlalchemy import Engine, func, select
+
+from payoutwatch.metrics import compute
+from payoutwatch.store.tables import audit_log, transfers
+from payoutwatch.stripe_webhook import SignatureError, handle, sign
+from payoutwatch.syncing import source_states, sync_source
+from tests.conftest import make_settings, utc
+from tests.integration.jsonserver import JsonServer
+
+pytestmark = pytest.mark.integration
+KEY = "rk_test_PAYOUTWATCHREADONLY"
+NOW_TS = int(time.time())
+TRANSFERS = [  # newest first, as Stripe lists them
+    {
+        "id": f"tr_{i}",
+        "object": "transfer",
+        "amount": 1000 * i,
+        "currency": "cad" if i != 3 else "usd",
+        "created": NOW_TS - 100 * (10 - i),
+        "destination": f"acct_{i}",
+        "reversed": i == 2,
+        "amount_reversed": 0,
+        "metadata": {"payout_id": f"po_ledger_{i}"},
+    }
+    for i in range(5, 0, -1)
+]
+PAYOUTS = [
+    {
+        "id": "po_1",
+        "object": "payout",
+        "amount": 5000,
+        "currency": "cad",
+        "created": NOW_TS - 86400 * 2,
+        "status": "failed",
+        "metadata": {"payout_id": "po_ledger_9"},
+    },
+]
+
+
+def stripe_server(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    if headers.get("Authorization") != f"Bearer {KEY}":
+        return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}, {}
+    url = urlparse(path)
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    if url.path == "/v1/balance":
+        return (
+            200,
+            {
+                "object": "balance",
+                "available": [{"amount": 250_000_00, "currency": "cad"}, {"amount": 7, "currency": "usd"}],
+                "pending": [],
+            },
+            {},
+        )
+    objects = {"/v1/transfers": TRANSFERS, "/v1/payouts": PAYOUTS}.get(url.path)
+    if objects is None:
+        return 404, {"error": {"message": "no such route"}}, {}
+    rows = [
+        o
+        for o in objects
+        if o["created"] > int(query.get("created[gt]", -1)) and o["created"] >= int(query.get("created[gte]", -1))
+    ]
+    if "starting_after" in query:
+        ids = [o["id"] for o in rows]
+        rows = rows[ids.index(query["starting_after"]) + 1 :]
+    size = min(int(query.get("limit", 10)), 2)  # small pages, so pagination is exercised
+    return 200, {"object": "list", "url": url.path, "has_more": len(rows) > size, "data": rows[:size]}, {}
+
+
+@pytest.fixture
+def server() -> Any:
+    s = JsonServer(stripe_server)
+    yield s
+    s.close()
+
+
+def test_transfers_payouts_and_balance_are_pulled_page_by_page(store: Engine, server: JsonServer) -> None:
+    settings = make_settings(
+        sources={
+            "stripe": {
+                "type": "stripe",
+                "api_key": KEY,
+                "api_base": server.url,
+                "platform_reserve_threshold_cents": 100_000_00,
+            }
+        }
+    )
+    result = sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26))
+    assert result.ok, result.error
+    assert result.counts == {"transfers": 5, "reserve_snapshots": 1}  # 4 CAD transfers + 1 payout; USD skipped
+    with store.connect() as conn:
+        rows = {r.transfer_id: r for r in conn.execute(select(transfers))}
+        [state] = source_states(conn)
+        platform = compute("reserves", conn, utc(2030, 1, 1), settings)["platform"]
+    assert rows["tr_2"].reversed and not rows["tr_4"].reversed and rows["po_1"].reversed  # the failed payout
+    assert rows["tr_5"].payout_id == "po_ledger_5" and rows["tr_5"].amount_cents == 5000
+    assert state.cursor["transfers_created"] == TRANSFERS[0]["created"]
+    assert platform["balance_cents"] == 250_000_00 and platform["threshold_cents"] == 100_000_00
+    starting_after = [p for m, p in server.requests if "starting_after" in p]
+    assert starting_after, "auto-pagination should have asked for a second page"
+    before = len(server.requests)
+    assert sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26)).ok
+    again = [p for _, p in server.requests[before:] if p.startswith("/v1/transfers")]
+    assert again and f"created[gt]={TRANSFERS[0]['created']}" in again[0]
+
+
+def test_a_refused_key_fails_at_once_without_showing_it(store: Engine, server: JsonServer) -> None:
+    settings = make_settings(
+        sources={"stripe": {"type": "stripe", "api_key": "rk_test_WRONGKEY1234", "api_base": server.url}}
+    )
+    waits: list[float] = []
+    result = sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26), sleep=waits.append)
+    assert "refused the API key" in str(result.error) and "WRONGKEY" not in str(result.error) and waits == []
+
+
+SECRET, OLD_SECRET = "whsec_current_0123456789", "whsec_previous_9876543210"
+
+
+def event(event_id: str, kind: str, obj: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"id": event_id, "object": "event", "type": kind, "created": NOW_TS, "data": {"object": obj}}
+    ).encode()
+
+
+def webhook_settings() -> Any:
+    return make_settings(
+        sources={
+            "stripe": {
+                "type": "stripe",
+                "api_key": KEY,
+                "webhook_secrets": [SECRET],
+                "platform_reserve_threshold_cents": 1,
+            }
+        }
+    )
+
+
+def test_our_signatures_are_stripes_signatures() -> None:
+    payload = event("evt_1", "transfer.created", TRANSFERS[0])
+    header = f"t={NOW_TS},v1={sign(payload, SECRET, NOW_TS)}"
+    assert stripe.Webhook.construct_event(payload.decode(), header, SECRET)["id"] == "evt_1"
+
+
+def test_a_signed_event_is_applied_once(store: Engine) -> None:
+    settings = webhook_settings()
+    payload = event("evt_1", "transfer.reversed", {**TRANSFERS[1], "reversed": True})
+    header = f"t={NOW_TS},v1={sign(payload, SECRET, NOW_TS)}"
+    first = handle(store, settings, "stripe", payload, header, now=first_now())
+    again = handle(store, settings, "stripe", payload, header, now=first_now())
+    assert (first.applied, first.records, again.applied) == (True, 1, False)
+    with store.connect() as conn:
+        row = conn.execute(select(transfers).where(transfers.c.transfer_id == "tr_4")).one()
+    assert row.reversed
+
+
+def first_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(NOW_TS + 5, UTC)
+
+
+def test_during_a_secret_roll_any_matching_v1_is_accepted(store: Engine) -> None:
+    payload = event("evt_2", "payout.failed", PAYOUTS[0])
+    header = f"t={NOW_TS},v1={sign(payload, OLD_SECRET, NOW_TS)},v1={sign(payload, SECRET, NOW_TS)}"
+    assert handle(store, webhook_settings(), "stripe", payload, header, now=first_now()).records == 1
+
+
+@pytest.mark.parametrize(
+    "header,reason",
+    [
+        (lambda p: f"t={NOW_TS},v1={sign(p, 'whsec_attacker', NOW_TS)}", "no v1 signature matches"),
+        (lambda p: f"t={NOW_TS - 301},v1={sign(p, SECRET, NOW_TS - 301)}", "older than the 300 s tolerance"),
+        (lambda p: f"v1={sign(p, SECRET, NOW_TS)}", "no timestamp"),
+        (lambda p: None, "no timestamp or no v1"),
+    ],
+)
+def test_bad_or_stale_signatures_are_refused_recorded_and_never_ingested(
+    store: Engine, header: Any, reason: str
+) -> None:
+    payload = event("evt_3", "transfer.created", TRANSFERS[0])
+    with pytest.raises(SignatureError, match=reason):
+        handle(store, webhook_settings(), "stripe", payload, header(payload), now=first_now())
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(transfers)).scalar() == 0
+        [refusal] = conn.execute(select(audit_log).where(audit_log.c.action == "stripe_webhook_refused")).all()
+    assert reason.split()[0] in refusal.details["reason"]
