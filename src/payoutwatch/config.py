@@ -311,8 +311,27 @@ class StripeSource(SourceBase):
     webhook_tolerance_seconds: int = Field(300, ge=0)
 
 
+class AirflowSource(SourceBase):
+    type: Literal["airflow"]
+    base_url: str
+    dag_id: str
+    api_version: Literal["v1", "v2"] = "v1"  # v1: Airflow 2 (basic auth); v2: Airflow 3 (JWT from /auth/token)
+    username: str
+    password: SecretStr
+    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
+    xcom_task_id: str | None = None  # a task that pushes the run's figures as JSON under xcom_key
+    xcom_key: str = "payoutwatch"
+    lookback_days: float = Field(3, gt=0)  # first sync, and how far back unfinished runs are re-read
+
+
 SourceSettings = Annotated[
-    SqlLedgerSource | CertificatesSource | AwsSecretsManagerSource | VaultKvSource | ChronosSource | StripeSource,
+    SqlLedgerSource
+    | CertificatesSource
+    | AwsSecretsManagerSource
+    | VaultKvSource
+    | ChronosSource
+    | StripeSource
+    | AirflowSource,
     Field(discriminator="type"),
 ]
 

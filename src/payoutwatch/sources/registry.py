@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from payoutwatch.config import (
+    AirflowSource,
     AwsSecretsManagerSource,
     CertificatesSource,
     ChronosSource,
@@ -40,4 +41,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.stripe_api import StripeApi
 
         return StripeApi(name, config, settings)
+    if isinstance(config, AirflowSource):
+        from payoutwatch.sources.airflow import Airflow
+
+        return Airflow(name, config, settings)
     raise TypeError(f"unknown source type {type(config).__name__}")
