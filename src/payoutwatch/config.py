@@ -324,6 +324,15 @@ class AirflowSource(SourceBase):
     lookback_days: float = Field(3, gt=0)  # first sync, and how far back unfinished runs are re-read
 
 
+class GcpSecretManagerSource(SourceBase):
+    type: Literal["gcp_secret_manager"]
+    project: str
+    credentials_file: str | None = None  # a service-account JSON key; default: Application Default Credentials
+    api_base: str = "https://secretmanager.googleapis.com"
+    filter: str | None = None  # Secret Manager list filter, e.g. "labels.team=payments"
+    owner: str | None = None
+
+
 SourceSettings = Annotated[
     SqlLedgerSource
     | CertificatesSource
@@ -331,7 +340,8 @@ SourceSettings = Annotated[
     | VaultKvSource
     | ChronosSource
     | StripeSource
-    | AirflowSource,
+    | AirflowSource
+    | GcpSecretManagerSource,
     Field(discriminator="type"),
 ]
 

@@ -7,6 +7,7 @@ from payoutwatch.config import (
     AwsSecretsManagerSource,
     CertificatesSource,
     ChronosSource,
+    GcpSecretManagerSource,
     Settings,
     SqlLedgerSource,
     StripeSource,
@@ -45,4 +46,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.airflow import Airflow
 
         return Airflow(name, config, settings)
+    if isinstance(config, GcpSecretManagerSource):
+        from payoutwatch.sources.gcp_secret_manager import GcpSecretManager
+
+        return GcpSecretManager(name, config)
     raise TypeError(f"unknown source type {type(config).__name__}")
