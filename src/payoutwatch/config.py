@@ -333,6 +333,14 @@ class GcpSecretManagerSource(SourceBase):
     owner: str | None = None
 
 
+class SidekiqSource(SourceBase):
+    type: Literal["sidekiq"]
+    redis_url: SecretStr
+    job_class: str  # the payout worker's class (ActiveJob: the wrapped class)
+    namespace: str | None = None  # Sidekiq 6 with redis-namespace: keys are "<namespace>:retry" …
+    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
+
+
 SourceSettings = Annotated[
     SqlLedgerSource
     | CertificatesSource
@@ -341,7 +349,8 @@ SourceSettings = Annotated[
     | ChronosSource
     | StripeSource
     | AirflowSource
-    | GcpSecretManagerSource,
+    | GcpSecretManagerSource
+    | SidekiqSource,
     Field(discriminator="type"),
 ]
 

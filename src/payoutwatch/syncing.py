@@ -37,6 +37,7 @@ class SyncState(StrEnum):
 class SyncResult:
     source: str
     counts: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     duration_s: float = 0.0
 
@@ -128,6 +129,7 @@ def _write(engine: Engine, settings: Settings, name: str, page: Page, now: datet
         for kind, records in validated.items():
             ingest_records(conn, kind, records, schedule=schedule_of(settings), now=now)
             result.counts[kind] = result.counts.get(kind, 0) + len(records)
+        result.facts.update(page.facts)
         if page.cursor is not None:
             _save(conn, name, now, cursor=page.cursor)
 
@@ -165,7 +167,7 @@ def _record(engine: Engine, name: str, result: SyncResult, now: datetime) -> Non
                 last_success_at=now,
                 last_error=None,
                 consecutive_failures=0,
-                last_counts=result.counts,
+                last_counts={**result.counts, **({"facts": result.facts} if result.facts else {})},
                 last_duration_s=result.duration_s,
             )
             return

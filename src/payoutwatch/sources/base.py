@@ -25,6 +25,7 @@ class Page:
 
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     cursor: dict[str, Any] | None = None
+    facts: dict[str, int] = field(default_factory=dict)  # what the source reports besides records
 
     def add(self, kind: str, record: dict[str, Any]) -> None:
         self.records.setdefault(kind, []).append(record)

@@ -9,6 +9,7 @@ from payoutwatch.config import (
     ChronosSource,
     GcpSecretManagerSource,
     Settings,
+    SidekiqSource,
     SqlLedgerSource,
     StripeSource,
     VaultKvSource,
@@ -50,4 +51,8 @@ def build_source(name: str, settings: Settings) -> Source:
         from payoutwatch.sources.gcp_secret_manager import GcpSecretManager
 
         return GcpSecretManager(name, config)
+    if isinstance(config, SidekiqSource):
+        from payoutwatch.sources.sidekiq import Sidekiq
+
+        return Sidekiq(name, config, settings)
     raise TypeError(f"unknown source type {type(config).__name__}")
