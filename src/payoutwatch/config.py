@@ -363,6 +363,13 @@ class NotificationSettings(Strict):
     fallback_channels: list[str] = Field(default_factory=list)
 
 
+class ServiceSettings(Strict):
+    """The background loop that `serve` runs."""
+
+    evaluate_interval_seconds: float = Field(60, gt=0)
+    tick_seconds: float = Field(5, gt=0)  # how often the loop wakes to see what is due
+
+
 class WebSettings(Strict):
     base_url: str | None = None
 
@@ -393,6 +400,7 @@ class Settings(Strict):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @field_validator("timezone")
     @classmethod
