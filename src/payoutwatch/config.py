@@ -307,6 +307,7 @@ class StripeSource(SourceBase):
     api_base: str = "https://api.stripe.com"
     watch_payouts_days: float = Field(10, ge=0)  # re-read recent payouts: `paid` can turn `failed` later
     platform_reserve_threshold_cents: int | None = None  # record the CAD available balance as `platform`
+    balance_history_days: int = Field(28, ge=0)  # daily platform balances rebuilt from balance transactions
     webhook_secrets: list[SecretStr] = Field(default_factory=list)  # whsec_…; several while rolling
     webhook_tolerance_seconds: int = Field(300, ge=0)
 

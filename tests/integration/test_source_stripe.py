@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -13,7 +14,7 @@ import stripe
 from sqlalchemy import Engine, func, select
 
 from payoutwatch.metrics import compute
-from payoutwatch.store.tables import audit_log, transfers
+from payoutwatch.store.tables import audit_log, reserve_snapshots, transfers
 from payoutwatch.stripe_webhook import SignatureError, handle, sign
 from payoutwatch.syncing import source_states, sync_source
 from tests.conftest import make_settings, utc
@@ -35,6 +36,29 @@ TRANSFERS = [  # newest first, as Stripe lists them
         "metadata": {"payout_id": f"po_ledger_{i}"},
     }
     for i in range(5, 0, -1)
+]
+MIDNIGHT = NOW_TS - NOW_TS % 86400
+BALANCE_TRANSACTIONS = [  # newest first: +30.00 available since this morning, -100.00 since yesterday morning
+    {
+        "id": "txn_2",
+        "object": "balance_transaction",
+        "amount": 3000,
+        "net": 3000,
+        "currency": "cad",
+        "created": MIDNIGHT + 3600,
+        "available_on": MIDNIGHT + 3600,
+        "status": "available",
+    },
+    {
+        "id": "txn_1",
+        "object": "balance_transaction",
+        "amount": -10000,
+        "net": -10000,
+        "currency": "cad",
+        "created": MIDNIGHT - 80000,
+        "available_on": MIDNIGHT - 80000,
+        "status": "available",
+    },
 ]
 PAYOUTS = [
     {
@@ -64,7 +88,11 @@ def stripe_server(method: str, path: str, headers: dict[str, str], body: bytes) 
             },
             {},
         )
-    objects = {"/v1/transfers": TRANSFERS, "/v1/payouts": PAYOUTS}.get(url.path)
+    objects = {
+        "/v1/transfers": TRANSFERS,
+        "/v1/payouts": PAYOUTS,
+        "/v1/balance_transactions": BALANCE_TRANSACTIONS,
+    }.get(url.path)
     if objects is None:
         return 404, {"error": {"message": "no such route"}}, {}
     rows = [
@@ -94,12 +122,14 @@ def test_transfers_payouts_and_balance_are_pulled_page_by_page(store: Engine, se
                 "api_key": KEY,
                 "api_base": server.url,
                 "platform_reserve_threshold_cents": 100_000_00,
+                "balance_history_days": 3,
             }
         }
     )
     result = sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26))
     assert result.ok, result.error
-    assert result.counts == {"transfers": 5, "reserve_snapshots": 1}  # 4 CAD transfers + 1 payout; USD skipped
+    # 4 CAD transfers + 1 payout (USD skipped); the balance now + 3 rebuilt end-of-day balances
+    assert result.counts == {"transfers": 5, "reserve_snapshots": 4}
     with store.connect() as conn:
         rows = {r.transfer_id: r for r in conn.execute(select(transfers))}
         [state] = source_states(conn)
@@ -108,6 +138,11 @@ def test_transfers_payouts_and_balance_are_pulled_page_by_page(store: Engine, se
     assert rows["tr_5"].payout_id == "po_ledger_5" and rows["tr_5"].amount_cents == 5000
     assert state.cursor["transfers_created"] == TRANSFERS[0]["created"]
     assert platform["balance_cents"] == 250_000_00 and platform["threshold_cents"] == 100_000_00
+    with store.connect() as conn:
+        history = dict(conn.execute(select(reserve_snapshots.c.as_of, reserve_snapshots.c.balance_cents)).all())
+    midnight = datetime.fromtimestamp(MIDNIGHT, UTC)
+    assert history[midnight] == 250_000_00 - 3000  # before this morning's +30.00
+    assert history[midnight - timedelta(days=1)] == 250_000_00 - 3000 + 10000  # before yesterday's -100.00
     starting_after = [p for m, p in server.requests if "starting_after" in p]
     assert starting_after, "auto-pagination should have asked for a second page"
     before = len(server.requests)

@@ -15,7 +15,7 @@ from typing import Any
 
 from payoutwatch.config import Settings, StripeSource
 from payoutwatch.sources.base import Page, SourceError
-from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record
+from payoutwatch.sources.stripe_records import balance_history, payout_record, platform_snapshot, transfer_record
 
 
 class StripeApi:
@@ -36,6 +36,30 @@ class StripeApi:
             max_network_retries=0,  # the sync retries (from the last written page) with its own backoff
             http_client=stripe.HTTPXClient(timeout=self.config.timeout_seconds, allow_sync_methods=True),
         )
+
+    def _platform(self, client: Any) -> list[dict[str, Any]]:
+        """The CAD available balance now, and end-of-day balances rebuilt from balance transactions."""
+        threshold = self.config.platform_reserve_threshold_cents
+        assert threshold is not None
+        now = datetime.now(UTC).replace(microsecond=0)
+        current = platform_snapshot(client.v1.balance.retrieve()["available"], self.currency, threshold, now)
+        if not self.config.balance_history_days:
+            return [current]
+        since = int(now.timestamp()) - (self.config.balance_history_days + 14) * 86400  # funds settle later
+        transactions = [
+            t.to_dict()
+            for t in client.v1.balance_transactions.list(
+                params={"created": {"gte": since}, "currency": self.currency.lower(), "limit": 100}
+            ).auto_paging_iter()
+        ]
+        history = balance_history(
+            current["balance_cents"],
+            transactions,
+            now=now,
+            days=self.config.balance_history_days,
+            threshold_cents=threshold,
+        )
+        return [current, *history]
 
     def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
         import stripe
@@ -59,16 +83,8 @@ class StripeApi:
                 if str(payout["currency"]).upper() == self.currency:
                     page.add("transfers", payout_record(payout.to_dict()))
             if self.config.platform_reserve_threshold_cents is not None:
-                balance = client.v1.balance.retrieve()
-                page.add(
-                    "reserve_snapshots",
-                    platform_snapshot(
-                        balance["available"],
-                        self.currency,
-                        self.config.platform_reserve_threshold_cents,
-                        datetime.now(UTC).replace(microsecond=0),
-                    ),
-                )
+                for snapshot in self._platform(client):
+                    page.add("reserve_snapshots", snapshot)
         except stripe.AuthenticationError:
             raise SourceError("Stripe refused the API key (authentication error)", permanent=True) from None
         except stripe.PermissionError:

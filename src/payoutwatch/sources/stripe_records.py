@@ -7,7 +7,7 @@ reversed transfer, is ``reversed``. Only the base currency is recorded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 FAILED_PAYOUT = {"failed", "canceled"}
@@ -57,3 +57,27 @@ def platform_snapshot(available: list[Any], currency: str, threshold_cents: int,
         "balance_cents": cents,
         "threshold_cents": threshold_cents,
     }
+
+
+def balance_history(
+    available_now: int, transactions: list[Any], *, now: datetime, days: int, threshold_cents: int
+) -> list[dict[str, Any]]:
+    """End-of-day available balances for the last ``days`` days, walked back from ``available_now``:
+    the balance at an instant is today's minus the net of every transaction that became available
+    after it (``available_on``)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    out = []
+    for back in range(days):
+        instant = midnight - timedelta(days=back)
+        later = sum(
+            int(t["net"]) for t in transactions if instant.timestamp() < int(t["available_on"]) <= now.timestamp()
+        )
+        out.append(
+            {
+                "account_id": "platform",
+                "as_of": instant.isoformat(),
+                "balance_cents": available_now - later,
+                "threshold_cents": threshold_cents,
+            }
+        )
+    return out
