@@ -522,6 +522,49 @@ def _run_monitored(job: str, command: list[str], run_id: str | None) -> int:
 
 
 @app.command()
+def backtest(
+    from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
+    to: Annotated[str, typer.Option("--to", help="End instant (ISO 8601).")],
+    step: Annotated[str, typer.Option(help="Evaluation step, e.g. 15m, 1h, 1d.")] = "1h",
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="rules.X.Y=V (repeatable).")] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Replay every rule over history on scratch alert state; nothing is sent or changed."""
+    from payoutwatch.backtest import actual, compare, replay, with_overrides
+    from payoutwatch.config import ConfigError
+    from payoutwatch.notify.silences import parse_duration
+
+    if output not in ("table", "json"):
+        fail("--format is table or json", code=2)
+    try:
+        settings = with_overrides(state.settings, overrides or [])
+        start, end, every = instant(from_), instant(to), parse_duration(step)
+        engine = state.engine()
+        replayed = replay(engine, settings, start=start, end=end, step=every)
+    except (ConfigError, ValueError) as exc:
+        fail(str(exc), code=2)
+    if output == "json":
+        print_json([{k: v for k, v in r.as_json().items() if k != "stage"} for r in replayed])
+        return
+    from payoutwatch.terminal import render_rows
+
+    if replayed:
+        render_rows(f"backtest {iso(start)} → {iso(end)} every {step}", [r.as_json() for r in replayed], out)
+    else:
+        out.print("nothing would have fired")
+    diff = compare(replayed, actual(engine, start=start, end=end))
+    out.print(
+        f"against what actually happened: {len(diff.both)} the same, {len(diff.only_backtest)} only in the "
+        f"backtest, {len(diff.only_actual)} only in reality",
+        highlight=False,
+    )
+    for key, event in diff.only_backtest:
+        out.print(f"  + {event:<9} {key}", highlight=False)
+    for key, event in diff.only_actual:
+        out.print(f"  - {event:<9} {key}", highlight=False)
+
+
+@app.command()
 def sync(name: Annotated[str | None, typer.Argument(help="One configured source; default all.")] = None) -> None:
     """Pull configured sources once; exit 1 if any failed (the error is stored and shown)."""
     from payoutwatch.syncing import sync_all
