@@ -521,6 +521,47 @@ def _run_monitored(job: str, command: list[str], run_id: str | None) -> int:
     return code
 
 
+report_app = typer.Typer(no_args_is_help=True, help="Reports for the review cadence.")
+app.add_typer(report_app, name="report")
+
+
+def _write(text: str, out_file: str | None) -> None:
+    if out_file:
+        Path(out_file).write_text(text)
+        out.print(f"wrote {out_file}")
+    else:
+        sys.stdout.write(text)
+
+
+@report_app.command("weekly")
+def report_weekly(
+    at: Annotated[str | None, typer.Option(help="As of this instant; default now.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, html or json")] = "md",
+    send: Annotated[bool, typer.Option("--send", help="Send to reports.weekly.channels.")] = False,
+    out_file: Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """The weekly stand-up snapshot: runs, open alerts, fallbacks, reserves, credentials due."""
+    from payoutwatch.reports.render import FORMATS, render
+    from payoutwatch.reports.scheduled import send_weekly
+    from payoutwatch.reports.weekly import weekly
+
+    if fmt not in FORMATS:
+        fail(f"--format is one of {', '.join(FORMATS)}", code=2)
+    engine, when = state.engine(), instant(at)
+    if send:
+        if not state.settings.reports.weekly.channels:
+            fail("reports.weekly.channels is empty: nowhere to send the report", code=2)
+        errors = send_weekly(engine, state.settings, at=when)
+        for line in errors:
+            err.print(line, highlight=False, markup=False)
+        if errors:
+            raise typer.Exit(1)
+        out.print(f"sent to {', '.join(state.settings.reports.weekly.channels)}")
+        return
+    with engine.connect() as conn:
+        _write(render("weekly", weekly(conn, when, state.settings), fmt), out_file)
+
+
 @app.command()
 def backtest(
     from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],

@@ -364,6 +364,23 @@ class NotificationSettings(Strict):
     fallback_channels: list[str] = Field(default_factory=list)
 
 
+class ReportSchedule(Strict):
+    channels: list[str] = Field(default_factory=list)  # slack, email, webhook or log channels
+    schedule: str | None = None  # an RRULE in `timezone`, e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0
+    start: date = date(2024, 1, 1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_rrule(cls, value: str | None) -> str | None:
+        if value is not None:
+            ScheduleSettings._valid_rrule(value)
+        return value
+
+
+class ReportSettings(Strict):
+    weekly: ReportSchedule = Field(default_factory=ReportSchedule)
+
+
 class ServiceSettings(Strict):
     """The background loop that `serve` runs."""
 
@@ -402,6 +419,7 @@ class Settings(Strict):
     web: WebSettings = Field(default_factory=WebSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -429,6 +447,14 @@ class Settings(Strict):
         for name in self.notifications.fallback_channels:
             if name not in known:
                 raise ValueError(f"notifications.fallback_channels: no channel named {name!r}")
+        for name in self.reports.weekly.channels:
+            if name not in known:
+                raise ValueError(f"reports.weekly.channels: no channel named {name!r}")
+            if self.channel(name).type in ("pagerduty", "jira"):
+                raise ValueError(
+                    f"reports.weekly.channels: {name!r} is a {self.channel(name).type} channel; "
+                    "reports go to slack, email, webhook or log channels"
+                )
         return self
 
     @property

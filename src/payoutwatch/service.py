@@ -1,4 +1,4 @@
-"""The background loop: sync due sources -> evaluate -> deliver, one tick at a time.
+"""The background loop: sync due sources -> evaluate -> deliver -> scheduled reports, one tick at a time.
 
 A source is due when its interval has passed since its last attempt (kept in ``source_state``, so
 the schedule survives restarts and is shared by replicas); evaluation runs every
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from payoutwatch.config import Settings
 from payoutwatch.evaluation import deliver, evaluate
+from payoutwatch.reports.scheduled import run_scheduled
 from payoutwatch.syncing import SyncResult, source_states, sync_source
 
 logger = logging.getLogger("payoutwatch.service")
@@ -34,6 +35,7 @@ class TickReport:
     evaluated: bool = False
     transitions: int = 0
     sent: int = 0
+    weekly_sent: bool = False
 
 
 def due_sources(engine: Engine, settings: Settings, now: datetime) -> list[str]:
@@ -61,6 +63,7 @@ def tick(engine: Engine, settings: Settings, state: LoopState, *, clock: Callabl
         report.evaluated = True
     delivery, _raised = deliver(engine, settings, now=clock)
     report.sent = delivery.sent
+    report.weekly_sent = run_scheduled(engine, settings, now=clock())
     return report
 
 

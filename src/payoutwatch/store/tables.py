@@ -280,6 +280,46 @@ webhook_events = Table(
     comment="events already applied: a redelivered event is acknowledged and not applied twice",
 )
 
+report_runs = Table(
+    "report_runs",
+    metadata,
+    Column("report", String(40), primary_key=True),
+    Column("occurrence", UtcDateTime, primary_key=True, comment="the scheduled instant this send is for"),
+    Column("sent_at", UtcDateTime),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+)
+
+reconciliation_signoffs = Table(
+    "reconciliation_signoffs",
+    metadata,
+    Column("cycle", UtcDateTime, primary_key=True),
+    Column("signed_by", String(100), nullable=False),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("comment", Text),
+    Column("totals", JSON, nullable=False, comment="the reconciliation figures that were signed"),
+)
+
+alert_reviews = Table(
+    "alert_reviews",
+    metadata,
+    Column("alert_id", Integer, primary_key=True),
+    Column("reviewed_by", String(100), nullable=False),
+    Column("reviewed_at", UtcDateTime, nullable=False),
+    Column("note", Text),
+)
+
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("origin", String(300), nullable=False),
+    Column("redacted", JSON, nullable=False),
+    Column("diff", Text, comment="against the version seen before it, secrets redacted"),
+    Index("ix_config_versions_seen", "first_seen_at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -36,30 +36,33 @@ def compose(message: Message, settings: EmailChannel) -> EmailMessage:
     return mail
 
 
+def smtp_deliver(s: EmailChannel, mail: EmailMessage) -> None:
+    """Send one message through the channel's relay; every failure is a ``DeliveryError``."""
+    try:
+        with smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds) as smtp:
+            smtp.ehlo()
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context(cafile=s.tls_ca_file))
+                smtp.ehlo()
+            if s.username and s.password is not None:
+                smtp.login(s.username, s.password.get_secret_value())
+            smtp.send_message(mail)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(f"SMTP refused every recipient: {list(exc.recipients)}", permanent=True) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})", permanent=True) from None
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(f"SMTP answered {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(f"SMTP {s.host}:{s.port} certificate not trusted: {exc.verify_message}") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP {s.host}:{s.port} unreachable: {type(exc).__name__}") from None
+
+
 class Email:
     def __init__(self, name: str, settings: EmailChannel) -> None:
         self.name = name
         self.settings = settings
 
     def send(self, message: Message) -> None:
-        s = self.settings
-        mail = compose(message, s)
-        try:
-            with smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds) as smtp:
-                smtp.ehlo()
-                if s.starttls:
-                    smtp.starttls(context=ssl.create_default_context(cafile=s.tls_ca_file))
-                    smtp.ehlo()
-                if s.username and s.password is not None:
-                    smtp.login(s.username, s.password.get_secret_value())
-                smtp.send_message(mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"SMTP refused every recipient: {list(exc.recipients)}", permanent=True) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})", permanent=True) from None
-        except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP answered {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise DeliveryError(f"SMTP {s.host}:{s.port} certificate not trusted: {exc.verify_message}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP {s.host}:{s.port} unreachable: {type(exc).__name__}") from None
+        smtp_deliver(self.settings, compose(message, self.settings))

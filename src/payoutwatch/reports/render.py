@@ -1,0 +1,36 @@
+"""Render a report's figures with Jinja2 (Markdown, HTML) or as JSON; one set of filters for both."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from payoutwatch.money import format_cents
+from payoutwatch.terminal import duration
+
+FORMATS = ("md", "html", "json")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("payoutwatch.reports", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cad"] = lambda cents: format_cents(cents)
+    env.filters["duration"] = lambda seconds: duration(seconds)
+    env.filters["pct"] = lambda ratio: "n/a" if ratio is None else f"{ratio:.2%}"
+    env.filters["or_na"] = lambda value: "n/a" if value is None else value
+    return env
+
+
+def render(name: str, figures: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(figures, indent=2) + "\n"
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return _environment().get_template(f"{name}.{fmt}.j2").render(r=figures)

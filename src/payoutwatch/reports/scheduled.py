@@ -1,0 +1,81 @@
+"""Sending the weekly snapshot: on demand (``report weekly --send``) or on its schedule (the loop).
+
+A scheduled occurrence is sent once: each attempt is recorded in ``report_runs``; a failed send is
+tried again on the next tick, for up to a day after the occurrence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine, insert, select, update
+
+from payoutwatch.config import Settings
+from payoutwatch.notify.channels.base import DeliveryError
+from payoutwatch.reports.delivery import send_report
+from payoutwatch.reports.render import render
+from payoutwatch.reports.weekly import weekly
+from payoutwatch.schedule import schedule_for
+from payoutwatch.store.tables import report_runs
+
+LATE_LIMIT = timedelta(days=1)
+
+
+def send_weekly(engine: Engine, settings: Settings, *, at: datetime, client: httpx.Client | None = None) -> list[str]:
+    """Render the snapshot at ``at`` and send it to every configured channel; returns the errors."""
+    with engine.connect() as conn:
+        figures = weekly(conn, at, settings)
+    title = f"payoutwatch weekly snapshot {at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}"
+    markdown, html = render("weekly", figures, "md"), render("weekly", figures, "html")
+    errors = []
+    http = client or httpx.Client(timeout=30)
+    try:
+        for channel in settings.reports.weekly.channels:
+            try:
+                send_report(settings, channel, title=title, markdown=markdown, html=html, client=http)
+            except DeliveryError as exc:
+                errors.append(f"{channel}: {exc}")
+    finally:
+        if client is None:
+            http.close()
+    return errors
+
+
+def due_occurrence(engine: Engine, settings: Settings, now: datetime) -> datetime | None:
+    plan = settings.reports.weekly
+    if not plan.schedule or not plan.channels:
+        return None
+    occurrences = schedule_for(plan.schedule, plan.start, settings.timezone).latest_at_or_before(now)
+    latest = occurrences[0] if occurrences else None
+    if latest is None or now - latest > LATE_LIMIT:
+        return None
+    with engine.connect() as conn:
+        sent = conn.execute(
+            select(report_runs.c.sent_at).where(report_runs.c.report == "weekly", report_runs.c.occurrence == latest)
+        ).scalar()
+    return None if sent is not None else latest
+
+
+def run_scheduled(engine: Engine, settings: Settings, *, now: datetime, client: httpx.Client | None = None) -> bool:
+    """Send the weekly snapshot if an occurrence is due; True when one was sent."""
+    occurrence = due_occurrence(engine, settings, now)
+    if occurrence is None:
+        return False
+    errors = send_weekly(engine, settings, at=now, client=client)
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(report_runs.c.attempts).where(
+                report_runs.c.report == "weekly", report_runs.c.occurrence == occurrence
+            )
+        ).scalar()
+        values = {"sent_at": None if errors else now, "error": "; ".join(errors) or None}
+        if known is None:
+            conn.execute(insert(report_runs).values(report="weekly", occurrence=occurrence, attempts=1, **values))
+        else:
+            conn.execute(
+                update(report_runs)
+                .where(report_runs.c.report == "weekly", report_runs.c.occurrence == occurrence)
+                .values(attempts=known + 1, **values)
+            )
+    return not errors
