@@ -562,6 +562,65 @@ def report_weekly(
         _write(render("weekly", weekly(conn, when, state.settings), fmt), out_file)
 
 
+def _cycle(value: str) -> datetime:
+    from datetime import date
+
+    from payoutwatch.reports.reconciliation import cycle_on
+
+    try:
+        return cycle_on(date.fromisoformat(value), state.settings)
+    except ValueError as exc:
+        fail(f"--cycle {value!r}: {exc}", code=2)
+
+
+@report_app.command("reconciliation")
+def report_reconciliation(
+    cycle: Annotated[str, typer.Option(help="The cycle's date in the schedule's timezone, e.g. 2026-03-05.")],
+    fmt: Annotated[str, typer.Option("--format", help="md, csv or json")] = "md",
+    out_file: Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Ledger payouts against PSP transfers for one cycle: matched, missing, mismatched, reversed, orphans."""
+    from payoutwatch.reports.reconciliation import reconciliation, to_csv
+    from payoutwatch.reports.render import render
+
+    if fmt not in ("md", "csv", "json"):
+        fail("--format is md, csv or json", code=2)
+    when = _cycle(cycle)
+    with state.engine().connect() as conn:
+        figures = reconciliation(conn, when, state.settings)
+    _write(to_csv(figures) if fmt == "csv" else render("reconciliation", figures, fmt), out_file)
+
+
+reconcile_app = typer.Typer(no_args_is_help=True, help="Finance's reconciliation sign-off.")
+app.add_typer(reconcile_app, name="reconcile")
+
+
+@reconcile_app.command("sign-off")
+def reconcile_sign_off(
+    cycle: Annotated[str, typer.Option(help="The cycle's date in the schedule's timezone.")],
+    comment: Annotated[str | None, typer.Option(help="What was checked or accepted.")] = None,
+) -> None:
+    """Record that Finance reconciled the cycle (with the figures signed), audited."""
+    from payoutwatch.reports.reconciliation import sign_off
+    from payoutwatch.store.audit import audit
+
+    when, now, who = _cycle(cycle), clock.now(), actor()
+    try:
+        with state.engine().begin() as conn:
+            figures = sign_off(conn, when, state.settings, actor=who, now=now, comment=comment)
+            audit(
+                conn,
+                actor=who,
+                action="reconciliation_sign_off",
+                target=iso(when),
+                now=now,
+                details={"difference_cents": figures["difference_cents"]},
+            )
+    except ValueError as exc:
+        fail(str(exc))
+    out.print(f"cycle {iso(when)} signed off by {who}; difference {figures['difference_cents']} cents", highlight=False)
+
+
 @app.command()
 def backtest(
     from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
