@@ -49,11 +49,17 @@ class State:
         return self._settings
 
     def engine(self) -> Any:
+        from payoutwatch.config import config_path
+        from payoutwatch.store.config_versions import record_config
         from payoutwatch.store.engine import open_store
 
         url = self.settings.store.url
         try:
-            return open_store(url)
+            engine = open_store(url)
+            record_config(
+                engine, self.settings, origin=str(config_path(self.config) or "embedded default"), now=clock.now()
+            )
+            return engine
         except Exception as exc:  # a store that cannot be opened is an operator problem, not a bug
             fail(f"cannot open the store {url.split('@')[-1]}: {type(exc).__name__}: {exc}", code=2)
 
@@ -571,6 +577,23 @@ def _cycle(value: str) -> datetime:
         return cycle_on(date.fromisoformat(value), state.settings)
     except ValueError as exc:
         fail(f"--cycle {value!r}: {exc}", code=2)
+
+
+@report_app.command("incident")
+def report_incident(
+    from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
+    to: Annotated[str, typer.Option("--to", help="End instant (ISO 8601).")],
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+    out_file: Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """A timeline for the retrospective: runs, alerts, notifications, people's actions, config changes."""
+    from payoutwatch.reports.incident import incident
+    from payoutwatch.reports.render import render
+
+    if fmt not in ("md", "json"):
+        fail("--format is md or json", code=2)
+    with state.engine().connect() as conn:
+        _write(render("incident", incident(conn, instant(from_), instant(to)), fmt), out_file)
 
 
 @report_app.command("reconciliation")
