@@ -579,6 +579,41 @@ def _cycle(value: str) -> datetime:
         fail(f"--cycle {value!r}: {exc}", code=2)
 
 
+@report_app.command("quarterly")
+def report_quarterly(
+    quarter: Annotated[str, typer.Option(help="A calendar quarter in the schedule's timezone, e.g. 2026Q1.")],
+    fmt: Annotated[str, typer.Option("--format", help="html, md or json")] = "html",
+    out_dir: Annotated[
+        str | None, typer.Option("--out", help="Write the report and its charts to this folder.")
+    ] = None,
+) -> None:
+    """The fallback deep dive: per month and reason, CAD and ratio, timing, failures, quarter over quarter."""
+    import base64
+
+    from payoutwatch.reports.charts import quarterly_charts
+    from payoutwatch.reports.quarterly import quarterly
+    from payoutwatch.reports.render import render
+
+    if fmt not in ("html", "md", "json"):
+        fail("--format is html, md or json", code=2)
+    try:
+        with state.engine().connect() as conn:
+            figures = quarterly(conn, quarter, state.settings)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    charts = quarterly_charts(figures) if fmt != "json" else {}
+    if out_dir:
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, png in charts.items():
+            (folder / name).write_bytes(png)
+        where = {name: name for name in charts}
+        _write(render("quarterly", figures, fmt, where), str(folder / f"quarterly-{figures['quarter']}.{fmt}"))
+        return
+    embedded = {name: "data:image/png;base64," + base64.b64encode(png).decode() for name, png in charts.items()}
+    _write(render("quarterly", figures, fmt, embedded if fmt == "html" else {}), None)
+
+
 @report_app.command("incident")
 def report_incident(
     from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],

@@ -28,9 +28,10 @@ def _environment() -> Environment:
     return env
 
 
-def render(name: str, figures: dict[str, Any], fmt: str) -> str:
+def render(name: str, figures: dict[str, Any], fmt: str, charts: dict[str, str] | None = None) -> str:
+    """``charts`` maps a chart's name to where it is (a file name, or a data: URI to embed)."""
     if fmt == "json":
         return json.dumps(figures, indent=2) + "\n"
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return _environment().get_template(f"{name}.{fmt}.j2").render(r=figures)
+    return _environment().get_template(f"{name}.{fmt}.j2").render(r=figures, charts=charts or {})
