@@ -614,6 +614,38 @@ def report_quarterly(
     _write(render("quarterly", figures, fmt, embedded if fmt == "html" else {}), None)
 
 
+@report_app.command("reserve-review")
+def report_reserve_review(
+    at: Annotated[str | None, typer.Option(help="End of the period; default now.")] = None,
+    days: Annotated[float, typer.Option(help="Length of the period in days.")] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+) -> None:
+    """Finance's weekly list of reserve_breach episodes with their review marks."""
+    from payoutwatch.reports.render import render
+    from payoutwatch.reports.reserve_review import reserve_review
+
+    if fmt not in ("md", "json"):
+        fail("--format is md or json", code=2)
+    with state.engine().connect() as conn:
+        _write(render("reserve_review", reserve_review(conn, instant(at), days), fmt), None)
+
+
+@app.command()
+def review(key: str, note: Annotated[str | None, typer.Option(help="What was checked or decided.")] = None) -> None:
+    """Mark the latest episode of an alert as reviewed (Finance's reserve review), audited."""
+    from payoutwatch.reports.reserve_review import mark_reviewed
+    from payoutwatch.store.audit import audit
+
+    now, who = clock.now(), actor()
+    try:
+        with state.engine().begin() as conn:
+            alert_id = mark_reviewed(conn, key, actor=who, now=now, note=note)
+            audit(conn, actor=who, action="review", target=key, now=now, details={"alert_id": alert_id, "note": note})
+    except LookupError as exc:
+        fail(str(exc))
+    out.print(f"reviewed {key} as {who}", highlight=False)
+
+
 @report_app.command("incident")
 def report_incident(
     from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
