@@ -220,25 +220,6 @@ def dashboard(
         render_dashboard(name, figures, out, state.settings.currency)
 
 
-def alert_json(row: Any) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "rule": row.rule,
-        "state": row.state,
-        "stage": row.stage,
-        "severity": row.severity,
-        "owner": row.owner,
-        "summary": row.summary,
-        "started_at": iso(row.started_at),
-        "resolved_at": iso(row.resolved_at),
-        "resolved_by": row.resolved_by,
-        "acked_by": row.acked_by,
-        "acked_at": iso(row.acked_at),
-        "episode": row.episode,
-        "details": row.details,
-    }
-
-
 @app.command()
 def alerts(
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -247,6 +228,7 @@ def alerts(
     """Open (or all) alerts."""
     from sqlalchemy import select
 
+    from payoutwatch.alert_views import alert_json
     from payoutwatch.store.tables import alerts as alerts_table
 
     q = select(alerts_table).order_by(alerts_table.c.started_at.desc(), alerts_table.c.id.desc())
@@ -709,6 +691,122 @@ def reconcile_sign_off(
     except ValueError as exc:
         fail(str(exc))
     out.print(f"cycle {iso(when)} signed off by {who}; difference {figures['difference_cents']} cents", highlight=False)
+
+
+token_app = typer.Typer(no_args_is_help=True, help="API tokens: shown once, stored hashed, revocable.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what uses it, e.g. airflow-pinger.")],
+    role: Annotated[str, typer.Option(help="viewer, ops, finance, engineering, security, admin or ingest")],
+) -> None:
+    """Create a token; it is printed alone on the last line, once."""
+    from payoutwatch.auth import Role, create_token
+    from payoutwatch.store.audit import audit
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        fail(f"--role {role!r}: expected one of {', '.join(r.value for r in Role)}", code=2)
+    now, who = clock.now(), actor()
+    with state.engine().begin() as conn:
+        token_id, token = create_token(conn, name=name, role=chosen, actor=who, now=now)
+        audit(
+            conn,
+            actor=who,
+            action="token_create",
+            target=str(token_id),
+            now=now,
+            details={"name": name, "role": chosen.value},
+        )
+    out.print(f"token {token_id} for {name} ({chosen.value}); store it now, it is not shown again:", highlight=False)
+    sys.stdout.write(token + "\n")
+
+
+@token_app.command("list")
+def token_list(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Tokens with role, age, last use and whether revoked (never the token)."""
+    from payoutwatch.auth import list_tokens
+
+    now = clock.now()
+    with state.engine().connect() as conn:
+        rows = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "role": t.role,
+                "created_at": iso(t.created_at),
+                "created_by": t.created_by,
+                "age_days": (now - t.created_at).days,
+                "last_used_at": iso(t.last_used_at),
+                "revoked_at": iso(t.revoked_at),
+            }
+            for t in list_tokens(conn)
+        ]
+    if json_output:
+        print_json({"tokens": rows})
+    elif rows:
+        from payoutwatch.terminal import render_rows
+
+        render_rows("tokens", rows, out)
+    else:
+        out.print("no tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    from payoutwatch.auth import revoke_token
+    from payoutwatch.store.audit import audit
+
+    now = clock.now()
+    with state.engine().begin() as conn:
+        if not revoke_token(conn, token_id, now=now):
+            fail(f"no active token {token_id}")
+        audit(conn, actor=actor(), action="token_revoke", target=str(token_id), now=now)
+    out.print(f"token {token_id} revoked")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The API and the background loop (sync, evaluate, deliver, scheduled reports) until interrupted."""
+    import threading
+
+    import uvicorn
+
+    from payoutwatch.service import Heartbeat, run_loop
+    from payoutwatch.web.app import create_app
+
+    engine, settings = state.engine(), state.settings
+    heartbeat, stop = Heartbeat(), threading.Event()
+    loop = threading.Thread(
+        target=run_loop,
+        args=(engine, settings),
+        name="payoutwatch-loop",
+        daemon=True,
+        kwargs={"clock": clock.now, "stop": stop, "heartbeat": heartbeat},
+    )
+    loop.start()
+
+    stopped: list[bool] = []
+
+    def stop_loop() -> None:
+        stop.set()
+        loop.join(60)
+        if not loop.is_alive() and not stopped:
+            stopped.append(True)
+            err.print("payoutwatch: background loop stopped", highlight=False)
+
+    try:
+        app_ = create_app(settings, engine, now=clock.now, loop_heartbeat=heartbeat.last, on_shutdown=stop_loop)
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+    finally:
+        stop_loop()
 
 
 @app.command()

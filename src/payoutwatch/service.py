@@ -8,13 +8,15 @@ the schedule survives restarts and is shared by replicas); evaluation runs every
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from payoutwatch.config import Settings
 from payoutwatch.evaluation import deliver, evaluate
@@ -67,12 +69,78 @@ def tick(engine: Engine, settings: Settings, state: LoopState, *, clock: Callabl
     return report
 
 
-def run_loop(engine: Engine, settings: Settings, *, clock: Callable[[], datetime], stop: threading.Event) -> None:
-    """Tick until ``stop`` is set; an unexpected error is logged and the loop goes on."""
+LEADER_LOCK_KEY = 0x70617977  # "payw": one leader per store
+
+
+class Leadership:
+    """Who runs the loop: on PostgreSQL the holder of an advisory lock (held on its own connection, so a
+    killed leader releases it at once); on SQLite the only process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Any = None
+
+    def acquire(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self.connection is not None:
+            try:
+                self.connection.execute(text("SELECT 1"))
+                return True
+            except Exception:  # the store restarted: leadership is lost with the connection
+                self.release()
+        connection = self.engine.connect()
+        held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}).scalar()
+        connection.commit()
+        if held:
+            self.connection = connection
+            return True
+        connection.close()
+        return False
+
+    def release(self) -> None:
+        """Unlock explicitly: closing a pooled connection only returns it to the pool, lock and all."""
+        if self.connection is not None:
+            try:
+                self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY})
+                self.connection.commit()
+                self.connection.close()
+            except Exception:  # a broken connection: drop it, the server already released the lock
+                with contextlib.suppress(Exception):
+                    self.connection.invalidate()
+            self.connection = None
+
+
+@dataclass
+class Heartbeat:
+    at: datetime | None = None
+    leader: bool = False
+
+    def last(self) -> datetime | None:
+        return self.at
+
+
+def run_loop(
+    engine: Engine,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime],
+    stop: threading.Event,
+    heartbeat: Heartbeat | None = None,
+) -> None:
+    """Tick while leader, until ``stop`` is set; an unexpected error is logged and the loop goes on."""
     state = LoopState()
-    while not stop.is_set():
-        try:
-            tick(engine, settings, state, clock=clock)
-        except Exception:  # the loop must outlive any one bad tick (store restart, bug in one rule)
-            logger.exception("background tick failed; retrying on the next tick")
-        stop.wait(settings.service.tick_seconds)
+    leadership = Leadership(engine)
+    beat = heartbeat or Heartbeat()
+    try:
+        while not stop.is_set():
+            try:
+                beat.leader = leadership.acquire()
+                if beat.leader:
+                    tick(engine, settings, state, clock=clock)
+            except Exception:  # the loop must outlive any one bad tick (store restart, bug in one rule)
+                logger.exception("background tick failed; retrying on the next tick")
+            beat.at = clock()
+            stop.wait(settings.service.tick_seconds)
+    finally:
+        leadership.release()

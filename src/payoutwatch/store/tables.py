@@ -320,6 +320,21 @@ config_versions = Table(
     Index("ix_config_versions_seen", "first_seen_at"),
 )
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column(
+        "token_hash", String(64), nullable=False, unique=True, comment="SHA-256 of the token; the token is shown once"
+    ),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

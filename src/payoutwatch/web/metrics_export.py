@@ -1,0 +1,125 @@
+"""``/metrics``: the dashboards' figures as Prometheus gauges, computed at scrape time (no global registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+
+from payoutwatch.config import Settings
+from payoutwatch.metrics import compute
+from payoutwatch.store.tables import alerts, notifications, source_state
+
+
+class FiguresCollector(Collector):
+    def __init__(self, engine: Engine, settings: Settings, now: Callable[[], datetime]) -> None:
+        self.engine, self.settings, self.now = engine, settings, now
+
+    def collect(self) -> Iterator[Metric]:
+        at = self.now()
+        with self.engine.connect() as conn:
+            health = compute("payout_health", conn, at, self.settings)
+            fallback = compute("fallback_activity", conn, at, self.settings)
+            reserves = compute("reserves", conn, at, self.settings)
+            credentials = compute("credentials", conn, at, self.settings)
+            firing: dict[str, int] = dict(
+                conn.execute(
+                    select(alerts.c.rule, func.count()).where(alerts.c.state == "firing").group_by(alerts.c.rule)
+                ).all()
+            )
+            pending = conn.execute(select(func.count()).where(notifications.c.state == "pending")).scalar_one()
+            sources = conn.execute(select(source_state.c.source, source_state.c.last_success_at)).all()
+
+        def gauge(name: str, doc: str, value: float | int | None, labels: dict[str, str] | None = None) -> Metric:
+            family = GaugeMetricFamily(name, doc, labels=list(labels or {}))
+            if value is not None:
+                family.add_metric(list((labels or {}).values()), float(value))
+            return family
+
+        next_run = health["next_run_at"]
+        yield gauge(
+            "payoutwatch_next_run_timestamp_seconds",
+            "Next scheduled payout run (Unix time).",
+            datetime.fromisoformat(next_run.replace("Z", "+00:00")).timestamp() if next_run else None,
+        )
+        last = health["last_run"] or {}
+        yield gauge(
+            "payoutwatch_last_run_duration_seconds",
+            "Duration of the last run (to now while running).",
+            last.get("duration_s"),
+        )
+        yield gauge(
+            "payoutwatch_last_run_processed_ratio",
+            "Studios processed / scheduled by the last run.",
+            last.get("processed_ratio"),
+        )
+        cycle = GaugeMetricFamily(
+            "payoutwatch_cycle_processed_cents", "CAD processed per cycle (cents).", labels=["cycle"]
+        )
+        for label, key in (("current", "current_cycle_cad_cents"), ("prior", "prior_cycle_cad_cents")):
+            if health[key] is not None:
+                cycle.add_metric([label], float(health[key]))
+        yield cycle
+        yield gauge(
+            "payoutwatch_manual_payouts_window",
+            "Manual payouts detected in the rolling window.",
+            fallback["manual_payout_count"],
+        )
+        yield gauge(
+            "payoutwatch_fallback_ratio", "Fallback CAD / automated CAD in the window.", fallback["fallback_ratio"]
+        )
+        yield gauge(
+            "payoutwatch_reserve_aggregate_balance_cents",
+            "Sum of studio reserve balances (cents).",
+            reserves["aggregate_balance_cents"],
+        )
+        yield gauge(
+            "payoutwatch_reserve_accounts_near_threshold",
+            "Studios inside their reserve buffer.",
+            len(reserves["near_threshold"]),
+        )
+        yield gauge(
+            "payoutwatch_held_payouts_cents",
+            "Payouts held by reserve caps (cents).",
+            reserves["held_payouts"]["amount_cents"],
+        )
+        days = GaugeMetricFamily(
+            "payoutwatch_credential_days_left",
+            "Whole days until a credential is due.",
+            labels=["credential_id", "kind"],
+        )
+        for c in credentials["credentials"]:
+            if c["days_left"] is not None:
+                days.add_metric([c["credential_id"], c["kind"]], float(c["days_left"]))
+        yield days
+        rules = GaugeMetricFamily("payoutwatch_alerts_firing", "Firing alerts per rule.", labels=["rule"])
+        for rule in (
+            "automation_failure",
+            "fallback_volume",
+            "credential_expiry",
+            "reserve_breach",
+            "source_stale",
+            "notification_failing",
+        ):
+            rules.add_metric([rule], float(firing.get(rule, 0)))
+        yield rules
+        yield gauge("payoutwatch_notifications_pending", "Outbox rows waiting to be delivered.", pending)
+        success = GaugeMetricFamily(
+            "payoutwatch_source_last_success_timestamp_seconds",
+            "Last successful sync of each source (Unix time).",
+            labels=["source"],
+        )
+        for name, at_success in sources:
+            if at_success is not None:
+                success.add_metric([name], at_success.timestamp())
+        yield success
+
+
+def render_metrics(engine: Engine, settings: Settings, now: Callable[[], datetime]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FiguresCollector(engine, settings, now))
+    return generate_latest(registry)
