@@ -628,6 +628,21 @@ def review(key: str, note: Annotated[str | None, typer.Option(help="What was che
     out.print(f"reviewed {key} as {who}", highlight=False)
 
 
+@report_app.command("access-review")
+def report_access_review(
+    at: Annotated[str | None, typer.Option(help="As of this instant; default now.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+) -> None:
+    """Security's review: API tokens with role, age and last use; credentials' rotation schedule and owners."""
+    from payoutwatch.reports.access_review import access_review
+    from payoutwatch.reports.render import render
+
+    if fmt not in ("md", "json"):
+        fail("--format is md or json", code=2)
+    with state.engine().connect() as conn:
+        _write(render("access_review", access_review(conn, instant(at), state.settings), fmt), None)
+
+
 @report_app.command("incident")
 def report_incident(
     from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
