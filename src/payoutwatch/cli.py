@@ -825,6 +825,21 @@ def serve(
 
 
 @app.command()
+def export(what: Annotated[str, typer.Argument(help="grafana or prometheus-rules")]) -> None:
+    """Print a Grafana dashboard (JSON) or Prometheus alerting rules (YAML) over /metrics."""
+    import yaml
+
+    from payoutwatch.exports import grafana_dashboard, prometheus_rules
+
+    if what == "grafana":
+        print_json(grafana_dashboard(state.settings))
+    elif what == "prometheus-rules":
+        sys.stdout.write(yaml.safe_dump(prometheus_rules(state.settings), sort_keys=False))
+    else:
+        fail("export grafana or export prometheus-rules", code=2)
+
+
+@app.command()
 def backtest(
     from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
     to: Annotated[str, typer.Option("--to", help="End instant (ISO 8601).")],

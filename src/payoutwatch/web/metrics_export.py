@@ -87,6 +87,11 @@ class FiguresCollector(Collector):
             "Payouts held by reserve caps (cents).",
             reserves["held_payouts"]["amount_cents"],
         )
+        yield gauge(
+            "payoutwatch_reserve_projected_breaches",
+            "Accounts below, or projected below, their threshold at the next run.",
+            len(reserves["projected_breaches"]),
+        )
         days = GaugeMetricFamily(
             "payoutwatch_credential_days_left",
             "Whole days until a credential is due.",

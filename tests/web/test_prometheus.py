@@ -1,0 +1,132 @@
+"""A real Prometheus (Debian's) scrapes /metrics and answers a query with the right value;
+promtool accepts the exported alerting rules; the Grafana export only uses metrics we expose."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from sqlalchemy import Engine
+
+from payoutwatch.exports import grafana_dashboard, prometheus_rules
+from payoutwatch.web.app import create_app
+from tests.conftest import make_settings, utc
+from tests.helpers import load, manual
+
+NOW = utc(2026, 3, 10)
+
+
+def need(binary: str) -> str:
+    found = shutil.which(binary)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} is required in CI (.ci/run installs Debian's prometheus)")
+        pytest.skip(f"{binary} is not installed")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(sqlite_store: Engine) -> Iterator[str]:
+    settings = make_settings()
+    load(
+        sqlite_store,
+        settings,
+        "manual_payouts",
+        [manual("m1", utc(2026, 3, 6)), manual("m2", utc(2026, 3, 7)), manual("m3", utc(2026, 3, 8))],
+        NOW,
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, sqlite_store, now=lambda: NOW), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_prometheus_scrapes_and_answers_with_the_right_value(served: str, tmp_path: Path) -> None:
+    binary = need("prometheus")
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "scrape_configs": [{"job_name": "payoutwatch", "static_configs": [{"targets": [served]}]}],
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        value = None
+        while time.monotonic() < deadline and value is None:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/query",
+                    params={"query": "payoutwatch_manual_payouts_window"},
+                    timeout=2,
+                ).json()
+                results = answer.get("data", {}).get("result", [])
+                value = results[0]["value"][1] if results else None
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.5)
+        assert value == "3"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_promtool_accepts_the_exported_rules(tmp_path: Path) -> None:
+    promtool = need("promtool")
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump(prometheus_rules(make_settings())))
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 5 rules found" in check.stdout
+
+
+def test_grafana_panels_only_query_metrics_that_exist(served: str) -> None:
+    exposed = set(re.findall(r"^# TYPE (\w+) ", httpx.get(f"http://{served}/metrics").text, re.M))
+    dashboard = grafana_dashboard(make_settings())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(r"payoutwatch_\w+", target["expr"])
+    }
+    assert queried and queried <= exposed
+    assert json.loads(json.dumps(dashboard))["uid"] == "payoutwatch"
