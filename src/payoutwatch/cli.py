@@ -818,7 +818,7 @@ def serve(
             err.print("payoutwatch: background loop stopped", highlight=False)
 
     try:
-        app_ = create_app(settings, engine, now=clock.now, loop_heartbeat=heartbeat.last, on_shutdown=stop_loop)
+        app_ = create_app(settings, engine, now=clock.now, heartbeat=heartbeat, on_shutdown=stop_loop)
         uvicorn.run(app_, host=host, port=port, log_level="info")
     finally:
         stop_loop()

@@ -116,9 +116,6 @@ class Heartbeat:
     at: datetime | None = None
     leader: bool = False
 
-    def last(self) -> datetime | None:
-        return self.at
-
 
 def run_loop(
     engine: Engine,

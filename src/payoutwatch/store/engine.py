@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0006"
+MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
 
 
 def normalise_url(url: str) -> str:
@@ -62,6 +63,9 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # replicas starting together: one migrates, the others wait here and then find the head
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

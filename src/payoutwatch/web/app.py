@@ -65,7 +65,7 @@ def create_app(
     engine: Engine,
     *,
     now: Callable[[], datetime],
-    loop_heartbeat: Callable[[], datetime | None] | None = None,
+    heartbeat: Any = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
@@ -132,11 +132,13 @@ def create_app(
                 conn.execute(text("SELECT 1"))
         except Exception:
             return JSONResponse({"status": "store unreachable"}, status_code=503)
-        if loop_heartbeat is not None:
-            beat = loop_heartbeat()
-            limit = timedelta(seconds=2 * settings.service.evaluate_interval_seconds)
-            if beat is None or now() - beat > limit:
+        if heartbeat is not None:  # the loop's Heartbeat: when it last went round, and whether it leads
+            limit = timedelta(
+                seconds=2 * max(settings.service.evaluate_interval_seconds, settings.service.tick_seconds)
+            )
+            if heartbeat.at is None or now() - heartbeat.at > limit:
                 return JSONResponse({"status": "background loop not running"}, status_code=503)
+            return JSONResponse({"status": "ready", "leader": heartbeat.leader})
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
