@@ -13,9 +13,9 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-## Build the sample platform in ./payoutwatch.db, evaluate it, show the dashboards and alerts.
+## Build the sample platform in ./payoutwatch.db, evaluate it, show it, and serve it at http://127.0.0.1:8000.
 demo: setup
-	$(BIN)/payoutwatch demo
+	$(BIN)/payoutwatch demo --serve
 
 ## Lint, type-check, and run the whole suite (SQLite + a throwaway PostgreSQL + acceptance).
 test: setup lint typecheck

@@ -962,11 +962,25 @@ def config_show() -> None:
 @app.command()
 def demo(
     studios: Annotated[int, typer.Option(help="How many studios the sample platform has.")] = 300,
+    serve_after: Annotated[bool, typer.Option("--serve", help="Then serve it at --host:--port.")] = False,
+    host: Annotated[str, typer.Option(help="With --serve: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --serve: port to listen on.")] = 8000,
 ) -> None:
     """Build a realistic sample platform in the store, evaluate it and show the dashboards."""
+    from payoutwatch.auth import Role, create_token
     from payoutwatch.demo import run_demo
 
-    run_demo(state.engine(), state.settings, now=clock.now(), studios=studios, console=out)
+    engine = state.engine()
+    run_demo(engine, state.settings, now=clock.now(), studios=studios, console=out)
+    if serve_after:
+        with engine.begin() as conn:
+            _, token = create_token(conn, name="demo-admin", role=Role.ADMIN, actor="demo", now=clock.now())
+        out.print(
+            f"\n[bold]Open http://{host}:{port}/ and log in with this token:[/bold]\n{token}\n"
+            "(or make your own: payoutwatch token create --name you --role viewer)",
+            highlight=False,
+        )
+        serve(host=host, port=port)
 
 
 def main() -> None:

@@ -388,8 +388,22 @@ class ServiceSettings(Strict):
     tick_seconds: float = Field(5, gt=0)  # how often the loop wakes to see what is due
 
 
+class SsoSettings(Strict):
+    """Single sign-on through a trusted reverse proxy that authenticates people and passes headers."""
+
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"  # comma-separated
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/32"])  # addresses (CIDR) allowed to
+    group_roles: dict[str, str] = Field(default_factory=dict)  # group -> role; the most powerful role wins
+
+
 class WebSettings(Strict):
     base_url: str | None = None
+    session_secret: SecretStr | None = None  # signs session cookies; set it (the same) on every replica
+    secure_cookies: bool = True  # the session cookie is Secure and HttpOnly
+    session_hours: float = Field(12, gt=0)
+    public_metrics: bool = True  # /metrics without a token
+    sso: SsoSettings | None = None
 
 
 def _log_channel() -> ChannelSettings:

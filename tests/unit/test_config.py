@@ -79,6 +79,7 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "STRIPE_WEBHOOK_SECRET",
         "AIRFLOW_PASSWORD",
         "SIDEKIQ_REDIS_PASSWORD",
+        "PAYOUTWATCH_SESSION_SECRET",
     ):
         monkeypatch.setenv(name, "x")
     assert isinstance(load_settings(str(example)), Settings)

@@ -9,6 +9,7 @@ inside ``create_app`` as objects, not as names to look up.)
 
 import contextlib
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,6 +82,21 @@ def create_app(
         description="Payout health, fallbacks, reserves and credential expiry, as of any instant.",
     )
 
+    from starlette.middleware.sessions import SessionMiddleware
+
+    from payoutwatch.web.pages import router as pages_router
+
+    secret = settings.web.session_secret.get_secret_value() if settings.web.session_secret else secrets.token_hex(32)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="payoutwatch_session",
+        max_age=int(settings.web.session_hours * 3600),
+        same_site="lax",
+        https_only=settings.web.secure_cookies,
+    )
+    app.include_router(pages_router(settings, engine, now))
+
     @app.middleware("http")
     async def limits_and_headers(request: Request, call_next: Any) -> Response:
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
@@ -90,6 +106,11 @@ def create_app(
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        )
         return response
 
     def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
@@ -142,9 +163,11 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-    def metrics() -> Response:
+    def metrics(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Response:
         from payoutwatch.web.metrics_export import render_metrics
 
+        if not settings.web.public_metrics:
+            needs(Permission.VIEW)(principal(credentials))
         return Response(render_metrics(engine, settings, now), media_type="text/plain; version=0.0.4")
 
     @app.get("/api/v1/dashboards/{name}", tags=["dashboards"])

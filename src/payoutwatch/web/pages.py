@@ -1,0 +1,269 @@
+"""Server-rendered pages (Jinja2): the overview, the four dashboards, alerts with ack / resolve /
+silence forms (CSRF-protected), login. Every figure comes from ``metrics``; nothing is computed here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Engine, func, select
+
+from payoutwatch.alert_views import alert_json
+from payoutwatch.auth import Permission, allowed
+from payoutwatch.clock import iso, parse_instant
+from payoutwatch.config import Settings
+from payoutwatch.metrics import compute
+from payoutwatch.money import format_cents
+from payoutwatch.store.tables import alert_history, alerts, notifications
+from payoutwatch.terminal import duration
+from payoutwatch.web import svg
+from payoutwatch.web.session import Person, csrf_ok, csrf_token, current_person, log_in
+
+PAGES = {
+    "payout_health": "Payout Health",
+    "fallback_activity": "Fallback Activity",
+    "reserves": "Reserves",
+    "credentials": "Credentials",
+}
+
+
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters["cad"] = format_cents
+    env.filters["duration"] = duration
+    env.filters["pct"] = lambda r: "n/a" if r is None else f"{r:.2%}"
+    env.filters["or_na"] = lambda v: "n/a" if v is None else v
+    env.filters["urlpart"] = lambda v: quote(str(v), safe="")
+    return env
+
+
+def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+    env = environment()
+
+    def page(request: Request, template: str, who: Person, **context: Any) -> HTMLResponse:
+        with engine.connect() as conn:
+            firing: dict[str, int] = dict(
+                conn.execute(
+                    select(alerts.c.rule, func.count()).where(alerts.c.state == "firing").group_by(alerts.c.rule)
+                ).all()
+            )
+        html = env.get_template(template).render(
+            request=request,
+            who=who,
+            firing=firing,
+            pages=PAGES,
+            csrf=csrf_token(request),
+            can_handle=allowed(who.role, Permission.HANDLE_ALERTS),
+            can_see_credentials=allowed(who.role, Permission.VIEW_CREDENTIALS),
+            **context,
+        )
+        return HTMLResponse(html)
+
+    def gate(request: Request, permission: Permission = Permission.VIEW) -> Person | Response:
+        who = current_person(request, engine, settings, now())
+        if who is None:
+            return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
+        if not allowed(who.role, permission):
+            return HTMLResponse(env.get_template("forbidden.html").render(who=who, request=request), status_code=403)
+        return who
+
+    def as_of(value: str | None) -> tuple[datetime, bool]:
+        if not value:
+            return now(), False
+        try:
+            text = value if value.endswith("Z") or "+" in value[10:] else value + "Z"
+            return parse_instant(text), True
+        except ValueError:
+            return now(), False
+
+    @pages.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/", error: str | None = None) -> HTMLResponse:
+        return HTMLResponse(env.get_template("login.html").render(request=request, next=next, error=error))
+
+    @pages.post("/login")
+    def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
+        who = log_in(request, engine, token, now())
+        if who is None:
+            return HTMLResponse(
+                env.get_template("login.html").render(
+                    request=request, next=next, error="That token is unknown or revoked."
+                ),
+                status_code=401,
+            )
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        return RedirectResponse(target, status_code=303)
+
+    @pages.post("/logout")
+    def logout(request: Request, csrf: str = Form("")) -> Response:
+        if csrf_ok(request, csrf):
+            request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @pages.get("/", response_class=HTMLResponse)
+    def overview(request: Request, at: str | None = None) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        when, past = as_of(at)
+        with engine.connect() as conn:
+            boards = {
+                name: compute(name, conn, when, settings)
+                for name in PAGES
+                if name != "credentials" or allowed(who.role, Permission.VIEW_CREDENTIALS)
+            }
+        return page(request, "overview.html", who, boards=boards, at=when, past=past)
+
+    @pages.get("/dashboards/{name}", response_class=HTMLResponse)
+    def dashboard(request: Request, name: str, at: str | None = None) -> Response:
+        needed = Permission.VIEW_CREDENTIALS if name == "credentials" else Permission.VIEW
+        who = gate(request, needed)
+        if not isinstance(who, Person):
+            return who
+        if name not in PAGES:
+            return HTMLResponse("no such dashboard", status_code=404)
+        when, past = as_of(at)
+        with engine.connect() as conn:
+            figures = compute(name, conn, when, settings)
+        charts = _charts(name, figures)
+        return page(request, f"{name}.html", who, f=figures, at=when, past=past, charts=charts, title=PAGES[name])
+
+    @pages.get("/alerts", response_class=HTMLResponse)
+    def alert_list(
+        request: Request, rule: str | None = None, owner: str | None = None, state: str = "firing"
+    ) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        q = select(alerts).order_by(alerts.c.started_at.desc(), alerts.c.id.desc()).limit(500)
+        if state in ("firing", "resolved"):
+            q = q.where(alerts.c.state == state)
+        if rule:
+            q = q.where(alerts.c.rule == rule)
+        if owner:
+            q = q.where(alerts.c.owner == owner)
+        with engine.connect() as conn:
+            rows = [alert_json(r) for r in conn.execute(q)]
+        return page(request, "alerts.html", who, rows=rows, rule=rule, owner=owner, state=state, title="Alerts")
+
+    @pages.get("/alerts/{key}", response_class=HTMLResponse)
+    def alert_detail(request: Request, key: str) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(alerts).where(alerts.c.key == key).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
+            ).first()
+            if row is None:
+                return HTMLResponse("no such alert", status_code=404)
+            history = conn.execute(
+                select(alert_history).where(alert_history.c.alert_id == row.id).order_by(alert_history.c.id)
+            ).all()
+            sent = conn.execute(
+                select(notifications).where(notifications.c.alert_id == row.id).order_by(notifications.c.id)
+            ).all()
+        return page(request, "alert.html", who, a=alert_json(row), history=history, sent=sent, title=key)
+
+    def person_action(request: Request, key: str, action: str, csrf: str, comment: str | None) -> Response:
+        who = gate(request, Permission.HANDLE_ALERTS)
+        if not isinstance(who, Person):
+            return who
+        if not csrf_ok(request, csrf):
+            return HTMLResponse("the form expired; reload the page and try again", status_code=403)
+        from payoutwatch.notify.outbox import enqueue
+        from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
+        from payoutwatch.store.audit import audit
+
+        when = now()
+        try:
+            with engine.begin() as conn:
+                if action == "ack":
+                    acknowledge(conn, key, actor=who.name, at=when, now=when, comment=comment or None)
+                else:
+                    enqueue(
+                        conn,
+                        [resolve_by_person(conn, key, actor=who.name, at=when, now=when, comment=comment or None)],
+                        settings,
+                        now=when,
+                    )
+                audit(conn, actor=who.name, action=action, target=key, now=when, details={"comment": comment})
+        except AlertNotFound as exc:
+            return HTMLResponse(str(exc), status_code=404)
+        return RedirectResponse(f"/alerts/{quote(key, safe='')}", status_code=303)
+
+    @pages.post("/alerts/{key}/ack")
+    def ack(request: Request, key: str, csrf: str = Form(""), comment: str = Form("")) -> Response:
+        return person_action(request, key, "ack", csrf, comment)
+
+    @pages.post("/alerts/{key}/resolve")
+    def resolve(request: Request, key: str, csrf: str = Form(""), comment: str = Form("")) -> Response:
+        return person_action(request, key, "resolve", csrf, comment)
+
+    @pages.post("/silences")
+    def silence(
+        request: Request,
+        csrf: str = Form(""),
+        comment: str = Form(...),
+        key: str = Form(""),
+        rule: str = Form(""),
+        hours: float = Form(2.0),
+    ) -> Response:
+        who = gate(request, Permission.HANDLE_ALERTS)
+        if not isinstance(who, Person):
+            return who
+        if not csrf_ok(request, csrf):
+            return HTMLResponse("the form expired; reload the page and try again", status_code=403)
+        from payoutwatch.notify.silences import Matcher, add_silence
+        from payoutwatch.store.audit import audit
+
+        when = now()
+        try:
+            with engine.begin() as conn:
+                silence_id = add_silence(
+                    conn,
+                    Matcher(rule or None, key or None),
+                    starts_at=when,
+                    ends_at=when + timedelta(hours=max(0.1, min(hours, 24 * 90))),
+                    author=who.name,
+                    comment=comment,
+                    now=when,
+                )
+                audit(conn, actor=who.name, action="silence_add", target=str(silence_id), now=when)
+        except ValueError as exc:
+            return HTMLResponse(str(exc), status_code=422)
+        return RedirectResponse("/alerts", status_code=303)
+
+    return pages
+
+
+def _charts(name: str, f: dict[str, Any]) -> dict[str, str]:
+    if name == "payout_health":
+        cycles = list(reversed(f["cycles"][:13]))
+        return {
+            "cad": svg.bars(
+                [(c["scheduled_for"][5:10], c["cad_processed_cents"] / 100) for c in cycles],
+                unit=" CAD",
+                highlight=len(cycles) - 1,
+            ),
+            "retries": svg.bars([(c["scheduled_for"][5:10], float(c["retry_count"] or 0)) for c in cycles]),
+        }
+    if name == "credentials":
+        return {
+            "timeline": svg.timeline(
+                [(c["name"], c["days_left"], c["stage"]) for c in f["credentials"] if c["days_left"] is not None]
+            )
+        }
+    if name == "reserves":
+        near = f["near_threshold"][:20]
+        return {"near": svg.bars([(n["account_id"], n["buffer_pct"]) for n in near], unit=" % buffer")}
+    return {}
+
+
+def iso_local(value: datetime) -> str:
+    return (iso(value) or "")[:16]

@@ -1,0 +1,87 @@
+"""Who is asking, for pages: a trusted proxy's SSO headers, a signed session cookie, or a bearer token.
+
+Sessions hold the token's id (checked on every request, so revoking a token ends its sessions) and a
+CSRF secret that every form posts back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import Engine, select
+
+from payoutwatch.auth import GRANTS, Role, authenticate
+from payoutwatch.config import Settings
+from payoutwatch.store.tables import api_tokens
+
+POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST]
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: Role
+
+
+def _sso(request: Request, settings: Settings) -> Person | None:
+    sso = settings.web.sso
+    if sso is None or request.client is None:
+        return None
+    user = request.headers.get(sso.user_header)
+    if not user:
+        return None
+    address = ipaddress.ip_address(request.client.host)
+    if not any(address in ipaddress.ip_network(net, strict=False) for net in sso.trusted_proxies):
+        return None  # the headers only count when a trusted proxy set them
+    groups = [g.strip() for g in request.headers.get(sso.groups_header, "").split(",") if g.strip()]
+    roles = {Role(sso.group_roles[g]) for g in groups if g in sso.group_roles}
+    if not roles:
+        return None
+    return Person(f"sso:{user}", min(roles, key=POWER.index))
+
+
+def current_person(request: Request, engine: Engine, settings: Settings, now: object) -> Person | None:
+    person = _sso(request, settings)
+    if person is not None:
+        return person
+    token_id = request.session.get("token_id")
+    if token_id is not None:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+            ).first()
+        if row is not None:
+            return Person(f"token:{row.name}", Role(row.role))
+        request.session.clear()
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        with engine.begin() as conn:
+            row = authenticate(conn, header[7:].strip(), now=now)  # type: ignore[arg-type]
+        if row is not None:
+            return Person(f"token:{row.name}", Role(row.role))
+    return None
+
+
+def log_in(request: Request, engine: Engine, token: str, now: object) -> Person | None:
+    with engine.begin() as conn:
+        row = authenticate(conn, token.strip(), now=now)  # type: ignore[arg-type]
+    if row is None or not GRANTS[Role(row.role)]:
+        return None
+    request.session.clear()
+    request.session.update({"token_id": row.id, "csrf": secrets.token_urlsafe(24)})
+    return Person(f"token:{row.name}", Role(row.role))
+
+
+def csrf_token(request: Request) -> str:
+    if "csrf" not in request.session:
+        request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(request.session["csrf"])
+
+
+def csrf_ok(request: Request, submitted: str | None) -> bool:
+    expected = request.session.get("csrf")
+    return bool(expected and submitted and hmac.compare_digest(str(expected), submitted))

@@ -1,0 +1,63 @@
+"""Small server-rendered SVG charts (no JavaScript library, no CDN)."""
+
+from __future__ import annotations
+
+from html import escape
+
+
+def bars(
+    values: list[tuple[str, float]],
+    *,
+    width: int = 640,
+    height: int = 180,
+    unit: str = "",
+    highlight: int | None = None,
+) -> str:
+    """A bar chart of (label, value); the highlighted bar (e.g. the current cycle) stands out."""
+    if not values:
+        return '<p class="muted">No data.</p>'
+    top = max(v for _, v in values) or 1.0
+    gap, left, bottom = 4, 8, 22
+    slot = (width - left) / len(values)
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" preserveAspectRatio="none">']
+    for i, (label, value) in enumerate(values):
+        h = (height - bottom - 6) * (value / top)
+        x = left + i * slot
+        css = "bar now" if i == highlight else "bar"
+        parts.append(
+            f'<rect class="{css}" x="{x + gap / 2:.1f}" y="{height - bottom - h:.1f}" width="{slot - gap:.1f}"'
+            f' height="{h:.1f}"><title>{escape(label)}: {value:,.2f}{escape(unit)}</title></rect>'
+        )
+        if len(values) <= 14 or i % max(1, len(values) // 8) == 0:
+            parts.append(f'<text x="{x + slot / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def timeline(points: list[tuple[str, float, str]], *, days: int = 60, width: int = 640, height: int = 90) -> str:
+    """Credentials on a days-left axis from −7 to ``days``: (label, days_left, stage)."""
+    if not points:
+        return '<p class="muted">No credentials.</p>'
+    lo, hi = -7, days
+
+    def x(d: float) -> float:
+        return 10 + (width - 20) * (min(max(d, lo), hi) - lo) / (hi - lo)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">',
+        f'<line x1="10" y1="{height / 2}" x2="{width - 10}" y2="{height / 2}" class="axis"/>',
+    ]
+    for mark in (0, 3, 7, 14, 30):
+        if mark <= hi:
+            parts.append(
+                f'<line x1="{x(mark):.1f}" y1="{height / 2 - 6}" x2="{x(mark):.1f}" y2="{height / 2 + 6}" '
+                f'class="axis"/><text x="{x(mark):.1f}" y="{height - 4}" text-anchor="middle">{mark}d</text>'
+            )
+    for i, (label, d, stage) in enumerate(points):
+        cy = height / 2 - 14 + (i % 3) * 14
+        parts.append(
+            f'<circle cx="{x(d):.1f}" cy="{cy:.1f}" r="6" class="stage-{escape(stage)}">'
+            f"<title>{escape(label)}: {d:g} days ({escape(stage)})</title></circle>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
