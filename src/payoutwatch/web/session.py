@@ -34,7 +34,10 @@ def _sso(request: Request, settings: Settings) -> Person | None:
     user = request.headers.get(sso.user_header)
     if not user:
         return None
-    address = ipaddress.ip_address(request.client.host)
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return None
     if not any(address in ipaddress.ip_network(net, strict=False) for net in sso.trusted_proxies):
         return None  # the headers only count when a trusted proxy set them
     groups = [g.strip() for g in request.headers.get(sso.groups_header, "").split(",") if g.strip()]
