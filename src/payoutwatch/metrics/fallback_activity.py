@@ -43,6 +43,12 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     open_count, oldest_open = conn.execute(
         select(func.count(), func.min(m.detected_at)).where(in_window, ~completed)
     ).one()
+    open_rows = conn.execute(
+        select(m.id, m.studio_id, m.amount_cents, m.detected_at, m.reason)
+        .where(in_window, ~completed)
+        .order_by(m.detected_at)
+        .limit(OPEN_SHOWN)
+    ).all()
     automated = automated_cents(conn, at, since, settings)
     fallback = int(total)
     return {
@@ -60,8 +66,34 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             "max_s": _rounded(durations[-1] if durations else None),
             "open_count": int(open_count),
             "oldest_open_s": _rounded((at - oldest_open).total_seconds()) if oldest_open else None,
+            "histogram_hours": histogram(durations),
         },
+        "open_payouts": [
+            {
+                "id": r.id,
+                "studio_id": r.studio_id,
+                "amount_cents": int(r.amount_cents),
+                "detected_at": iso(r.detected_at),
+                "open_s": _rounded((at - r.detected_at).total_seconds()),
+                "reason": r.reason,
+            }
+            for r in open_rows
+        ],
     }
+
+
+OPEN_SHOWN = 50
+BUCKETS_HOURS = (1, 4, 12, 24, 48, 96)
+
+
+def histogram(durations: list[float]) -> list[dict[str, Any]]:
+    """Completed fallbacks by time to completion: ≤1 h, ≤4 h, ≤12 h, ≤24 h, ≤48 h, ≤96 h, longer."""
+    edges = [h * 3600 for h in BUCKETS_HOURS]
+    counts = [0] * (len(edges) + 1)
+    for d in durations:
+        counts[next((i for i, e in enumerate(edges) if d <= e), len(edges))] += 1
+    labels = [f"≤{h}h" for h in BUCKETS_HOURS] + [f">{BUCKETS_HOURS[-1]}h"]
+    return [{"bucket": label, "count": n} for label, n in zip(labels, counts, strict=True)]
 
 
 def _rounded(value: float | None) -> float | int | None:

@@ -53,6 +53,8 @@ def cycle_rows(runs_by_cycle: dict[datetime, list[RunFigures]], cycles: list[dat
                 "runs": len(runs),
                 "retry_count": _sum([r.retry_count for r in runs]),
                 "error_count": _sum([r.error_count for r in runs]),
+                "success_count": _sum([r.success_count for r in runs]),
+                "longest_run_s": max((r.duration_s for r in runs), default=None),
             }
         )
     return out

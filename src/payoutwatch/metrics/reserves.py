@@ -174,6 +174,20 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings) -> li
     return out
 
 
+HISTORY_SHOWN = 10
+
+
+def account_history(conn: Connection, account: str, at: datetime, days: float) -> list[dict[str, Any]]:
+    """The account's snapshots in ``[at − days, at]`` (for the projection chart)."""
+    s = reserve_snapshots.c
+    rows = conn.execute(
+        select(s.as_of, s.balance_cents)
+        .where(s.account_id == account, s.as_of >= at - timedelta(days=days), s.as_of <= at)
+        .order_by(s.as_of)
+    ).all()
+    return [{"as_of": iso(r.as_of), "balance_cents": int(r.balance_cents)} for r in rows]
+
+
 def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
     latest = latest_snapshots(at, conn.dialect.name)
     studio = latest.c.account_id != PLATFORM_ACCOUNT
@@ -241,5 +255,13 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             for r in near
         ],
         "held_payouts": {"count": int(held_count), "amount_cents": int(held_cents)},
-        "projected_breaches": [p.as_json() for p in projected_breaches(conn, at, settings)],
+        "projected_breaches": [
+            {
+                **p.as_json(),
+                "history": account_history(conn, p.account_id, at, settings.rules.reserve_breach.lookback_days),
+            }
+            if i < HISTORY_SHOWN
+            else p.as_json()
+            for i, p in enumerate(projected_breaches(conn, at, settings))
+        ],
     }

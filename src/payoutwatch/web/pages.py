@@ -242,17 +242,39 @@ def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> A
     return pages
 
 
+def _cycle_bars(
+    cycles: list[dict[str, Any]], field: str, scale: float = 1.0, unit: str = "", highlight: int | None = None
+) -> str:
+    return svg.bars(
+        [(c["scheduled_for"][5:10], (c[field] or 0) / scale) for c in cycles], unit=unit, highlight=highlight
+    )
+
+
+def _projection_chart(p: dict[str, Any]) -> str:
+    start = datetime.fromisoformat(p["history"][0]["as_of"].replace("Z", "+00:00"))
+
+    def days(text: str) -> float:
+        return (datetime.fromisoformat(text.replace("Z", "+00:00")) - start).total_seconds() / 86400
+
+    return svg.projection(
+        [(days(h["as_of"]), h["balance_cents"] / 100) for h in p["history"]],
+        (days(p["projected_at"]), p["projected_balance_cents"] / 100),
+        p["threshold_cents"] / 100,
+    )
+
+
 def _charts(name: str, f: dict[str, Any]) -> dict[str, str]:
     if name == "payout_health":
         cycles = list(reversed(f["cycles"][:13]))
         return {
-            "cad": svg.bars(
-                [(c["scheduled_for"][5:10], c["cad_processed_cents"] / 100) for c in cycles],
-                unit=" CAD",
-                highlight=len(cycles) - 1,
-            ),
-            "retries": svg.bars([(c["scheduled_for"][5:10], float(c["retry_count"] or 0)) for c in cycles]),
+            "cad": _cycle_bars(cycles, "cad_processed_cents", 100, " CAD", highlight=len(cycles) - 1),
+            "duration": _cycle_bars(cycles, "longest_run_s", 60, " min"),
+            "retries": _cycle_bars(cycles, "retry_count"),
+            "errors": _cycle_bars(cycles, "error_count"),
         }
+    if name == "fallback_activity":
+        buckets = f["detection_to_completion"]["histogram_hours"]
+        return {"distribution": svg.bars([(b["bucket"], float(b["count"])) for b in buckets])}
     if name == "credentials":
         return {
             "timeline": svg.timeline(
@@ -261,7 +283,11 @@ def _charts(name: str, f: dict[str, Any]) -> dict[str, str]:
         }
     if name == "reserves":
         near = f["near_threshold"][:20]
-        return {"near": svg.bars([(n["account_id"], n["buffer_pct"]) for n in near], unit=" % buffer")}
+        charts = {"near": svg.bars([(n["account_id"], n["buffer_pct"]) for n in near], unit=" % buffer")}
+        for p in f["projected_breaches"]:
+            if p.get("history") and p["projected_at"]:
+                charts[f"projection:{p['account_id']}"] = _projection_chart(p)
+        return charts
     return {}
 
 

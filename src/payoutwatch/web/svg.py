@@ -61,3 +61,39 @@ def timeline(points: list[tuple[str, float, str]], *, days: int = 60, width: int
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def projection(
+    history: list[tuple[float, float]],
+    projected: tuple[float, float],
+    threshold: float,
+    *,
+    width: int = 300,
+    height: int = 90,
+) -> str:
+    """Balance over time (x in days, y in CAD), a dashed line to the projection, and the threshold."""
+    if not history:
+        return ""
+    xs = [x for x, _ in history] + [projected[0]]
+    ys = [y for _, y in history] + [projected[1], threshold]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    span_x, span_y = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+
+    def px(x: float) -> float:
+        return 4 + (width - 8) * (x - x0) / span_x
+
+    def py(y: float) -> float:
+        return height - 4 - (height - 8) * (y - y0) / span_y
+
+    line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in history)
+    last = history[-1]
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">'
+        f'<line x1="0" x2="{width}" y1="{py(threshold):.1f}" y2="{py(threshold):.1f}" stroke="#b3261e" '
+        f'stroke-dasharray="2 3"><title>threshold {threshold:,.2f}</title></line>'
+        f'<polyline fill="none" stroke="#24527a" stroke-width="2" points="{line}"/>'
+        f'<line x1="{px(last[0]):.1f}" y1="{py(last[1]):.1f}" x2="{px(projected[0]):.1f}" '
+        f'y2="{py(projected[1]):.1f}" stroke="#24527a" stroke-dasharray="5 4"/>'
+        f'<circle cx="{px(projected[0]):.1f}" cy="{py(projected[1]):.1f}" r="4" fill="#b3261e">'
+        f"<title>projected {projected[1]:,.2f}</title></circle></svg>"
+    )
