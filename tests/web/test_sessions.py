@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from payoutwatch.auth import Role, create_token, revoke_token
 from payoutwatch.evaluation import evaluate
+from payoutwatch.reports.access_review import access_review
+from payoutwatch.store.tables import sso_users
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run
@@ -33,6 +35,12 @@ def test_sso_headers_count_only_from_a_trusted_proxy(store: Engine) -> None:
         "/", headers={"X-Forwarded-User": "x", "X-Forwarded-Groups": "contractors"}, follow_redirects=False
     )
     assert unknown_group.status_code == 303
+    with store.connect() as conn:
+        seen = {r.name: r.role for r in conn.execute(select(sso_users))}
+    assert seen == {"sso:olga": "ops", "sso:vic": "viewer"}  # kept for the access review
+    with store.connect() as conn:
+        review = access_review(conn, NOW, make_settings())
+    assert [u["name"] for u in review["sso_users"]] == ["sso:olga", "sso:vic"]
     spoofed = TestClient(app, client=("10.9.9.9", 4000))  # type: ignore[arg-type]
     assert (
         spoofed.get(

@@ -1,17 +1,18 @@
-"""Security's access review: API tokens with role, age and last use; credentials with their rotation
-schedule and owners (the credentials dashboard's own figures)."""
+"""Security's access review: API tokens and single-sign-on users with role, age and last use;
+credentials with their rotation schedule and owners (the credentials dashboard's own figures)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from payoutwatch.auth import list_tokens
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
+from payoutwatch.store.tables import sso_users
 
 UNUSED_AFTER = timedelta(days=90)
 
@@ -45,10 +46,22 @@ def access_review(conn: Connection, at: datetime, settings: Settings) -> dict[st
                 ),
             }
         )
+    people = [
+        {
+            "name": u.name,
+            "role": u.role,
+            "first_seen_at": iso(u.first_seen_at),
+            "last_seen_at": iso(u.last_seen_at),
+            "age_days": (at - u.first_seen_at).days,
+            "attention": "unused for 90 days" if at - u.last_seen_at > UNUSED_AFTER else None,
+        }
+        for u in conn.execute(select(sso_users).where(sso_users.c.first_seen_at <= at).order_by(sso_users.c.name))
+    ]
     credentials = compute("credentials", conn, at, settings)["credentials"]
     return {
         "report": "access_review",
         "at": iso(at),
+        "sso_users": people,
         "tokens": tokens,
         "active_tokens": sum(1 for t in tokens if t["revoked_at"] is None),
         "credentials": credentials,

@@ -335,6 +335,15 @@ api_tokens = Table(
     Column("revoked_at", UtcDateTime),
 )
 
+sso_users = Table(
+    "sso_users",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("role", String(20), nullable=False, comment="the role their groups gave them when last seen"),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

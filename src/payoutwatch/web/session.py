@@ -10,13 +10,14 @@ import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 
 from payoutwatch.auth import GRANTS, Role, authenticate
 from payoutwatch.config import Settings
-from payoutwatch.store.tables import api_tokens
+from payoutwatch.store.tables import api_tokens, sso_users
 
 POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST]
 
@@ -47,9 +48,28 @@ def _sso(request: Request, settings: Settings) -> Person | None:
     return Person(f"sso:{user}", min(roles, key=POWER.index))
 
 
-def current_person(request: Request, engine: Engine, settings: Settings, now: object) -> Person | None:
+def _seen(engine: Engine, person: Person, now: datetime) -> None:
+    """Remember an SSO user and their role for the access review (once a minute at most)."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(sso_users.c.last_seen_at, sso_users.c.role).where(sso_users.c.name == person.name)
+        ).first()
+        if row is None:
+            conn.execute(
+                insert(sso_users).values(name=person.name, role=person.role.value, first_seen_at=now, last_seen_at=now)
+            )
+        elif now - row.last_seen_at >= timedelta(minutes=1) or row.role != person.role.value:
+            conn.execute(
+                update(sso_users)
+                .where(sso_users.c.name == person.name)
+                .values(last_seen_at=now, role=person.role.value)
+            )
+
+
+def current_person(request: Request, engine: Engine, settings: Settings, now: datetime) -> Person | None:
     person = _sso(request, settings)
     if person is not None:
+        _seen(engine, person, now)
         return person
     token_id = request.session.get("token_id")
     if token_id is not None:
@@ -63,15 +83,15 @@ def current_person(request: Request, engine: Engine, settings: Settings, now: ob
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         with engine.begin() as conn:
-            row = authenticate(conn, header[7:].strip(), now=now)  # type: ignore[arg-type]
+            row = authenticate(conn, header[7:].strip(), now=now)
         if row is not None:
             return Person(f"token:{row.name}", Role(row.role))
     return None
 
 
-def log_in(request: Request, engine: Engine, token: str, now: object) -> Person | None:
+def log_in(request: Request, engine: Engine, token: str, now: datetime) -> Person | None:
     with engine.begin() as conn:
-        row = authenticate(conn, token.strip(), now=now)  # type: ignore[arg-type]
+        row = authenticate(conn, token.strip(), now=now)
     if row is None or not GRANTS[Role(row.role)]:
         return None
     request.session.clear()
