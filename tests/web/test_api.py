@@ -49,7 +49,26 @@ ENDPOINTS = [  # method, path, body, roles allowed
     ("POST", f"/api/v1/alerts/{KEY}/ack", {"comment": "on it"}, {"ops", "admin"}),
     ("POST", "/api/v1/silences", {"comment": "maintenance", "rule": "reserve_breach"}, {"ops", "admin"}),
     ("POST", "/api/v1/ping/payouts/start", {}, {"ingest", "admin"}),
+    ("GET", "/api/v1/silences", None, {"viewer", "ops", "finance", "engineering", "security", "admin"}),
 ]
+
+
+def test_silences_are_listed_and_expired(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = api
+    ops = {"Authorization": f"Bearer {tokens['ops']}"}
+    created = client.post("/api/v1/silences", json={"comment": "window", "key": "reserve_breach:*"}, headers=ops)
+    silence_id = created.json()["id"]
+    listed = client.get("/api/v1/silences", headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+    assert [s["id"] for s in listed["silences"]] == [silence_id]
+    assert (
+        client.delete(
+            f"/api/v1/silences/{silence_id}", headers={"Authorization": f"Bearer {tokens['viewer']}"}
+        ).status_code
+        == 403
+    )
+    assert client.delete(f"/api/v1/silences/{silence_id}", headers=ops).status_code == 200
+    assert client.delete(f"/api/v1/silences/{silence_id}", headers=ops).status_code == 404
+    assert client.get("/api/v1/silences", headers=ops).json() == {"silences": []}
 
 
 @pytest.mark.parametrize("method,path,body,allowed", ENDPOINTS, ids=[e[1] for e in ENDPOINTS])

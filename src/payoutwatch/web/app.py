@@ -236,6 +236,38 @@ def create_app(
             raise HTTPException(422, str(exc)) from None
         return {"id": silence_id, "starts_at": iso(starts), "ends_at": iso(ends)}
 
+    @app.get("/api/v1/silences", tags=["alerts"])
+    def list_silences(who: Viewer, all_silences: Annotated[bool, Query(alias="all")] = False) -> dict[str, Any]:
+        from payoutwatch.notify.silences import list_silences as rows
+
+        with engine.connect() as conn:
+            return {
+                "silences": [
+                    {
+                        "id": r.id,
+                        "rule": r.rule,
+                        "key": r.key,
+                        "owner": r.owner,
+                        "starts_at": iso(r.starts_at),
+                        "ends_at": iso(r.ends_at),
+                        "author": r.author,
+                        "comment": r.comment,
+                    }
+                    for r in rows(conn, now=now(), include_expired=all_silences)
+                ]
+            }
+
+    @app.delete("/api/v1/silences/{silence_id}", tags=["alerts"])
+    def expire_silence(silence_id: int, who: Handler) -> dict[str, Any]:
+        from payoutwatch.notify.silences import expire_silence as expire
+
+        when = now()
+        with engine.begin() as conn:
+            if not expire(conn, silence_id, now=when):
+                raise HTTPException(404, f"no active silence {silence_id}")
+            audit(conn, actor=who.name, action="silence_expire", target=str(silence_id), now=when)
+        return {"id": silence_id, "expired_at": iso(when)}
+
     @app.get("/api/v1/notifications", tags=["alerts"])
     def list_notifications(who: Viewer, failed: bool = False) -> dict[str, Any]:
         from payoutwatch.notify.outbox import list_notifications as rows
