@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, func, select
@@ -77,8 +78,7 @@ def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> A
         if not value:
             return now(), False
         try:
-            text = value if value.endswith("Z") or "+" in value[10:] else value + "Z"
-            return parse_instant(text), True
+            return parse_instant(_with_zone(value)), True
         except ValueError:
             return now(), False
 
@@ -239,7 +239,102 @@ def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> A
             return HTMLResponse(str(exc), status_code=422)
         return RedirectResponse("/alerts", status_code=303)
 
+    @pages.get("/reports", response_class=HTMLResponse)
+    def reports(request: Request) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        local = now().astimezone(settings.tz)
+        quarter = f"{local.year}Q{(local.month - 1) // 3 + 1}"
+        return page(
+            request,
+            "reports.html",
+            who,
+            quarter=quarter,
+            title="Reports",
+            default_from=iso(now() - timedelta(days=30)),
+            default_to=iso(now()),
+        )
+
+    @pages.get("/reports/weekly", response_class=HTMLResponse)
+    def weekly_report(request: Request, at: str | None = None) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        from payoutwatch.reports.render import render
+        from payoutwatch.reports.weekly import weekly
+
+        with engine.connect() as conn:
+            return HTMLResponse(render("weekly", weekly(conn, as_of(at)[0], settings), "html"))
+
+    @pages.get("/reports/quarterly", response_class=HTMLResponse)
+    def quarterly_report(request: Request, quarter: str) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        import base64
+
+        from payoutwatch.reports.charts import quarterly_charts
+        from payoutwatch.reports.quarterly import quarterly
+        from payoutwatch.reports.render import render
+
+        try:
+            with engine.connect() as conn:
+                figures = quarterly(conn, quarter, settings)
+        except ValueError as exc:
+            return HTMLResponse(str(exc), status_code=422)
+        charts = {
+            n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
+        }
+        return HTMLResponse(render("quarterly", figures, "html", charts))
+
+    @pages.get("/reports/backtest", response_class=HTMLResponse)
+    def backtest_page(
+        request: Request,
+        start: str = Query(alias="from"),
+        to: str = Query(),
+        step: str = "1h",
+        overrides: str = Query("", alias="set"),
+    ) -> Response:
+        who = gate(request)
+        if not isinstance(who, Person):
+            return who
+        from payoutwatch.backtest import actual, compare, replay, steps, with_overrides
+        from payoutwatch.config import ConfigError
+        from payoutwatch.notify.silences import parse_duration
+
+        try:
+            begin, end = parse_instant(_with_zone(start)), parse_instant(_with_zone(to))
+            every = parse_duration(step)
+            if len(steps(begin, end, every)) > MAX_WEB_STEPS:
+                raise ValueError(f"at most {MAX_WEB_STEPS} steps here; use a larger step or the CLI")
+            tuned = with_overrides(settings, [o.strip() for o in overrides.splitlines() if o.strip()])
+            replayed = replay(engine, tuned, start=begin, end=end, step=every)
+        except (ConfigError, ValueError) as exc:
+            return HTMLResponse(f"<p>{escape(str(exc))}</p><p><a href='/reports'>back</a></p>", status_code=422)
+        diff = compare(replayed, actual(engine, start=begin, end=end))
+        return page(
+            request,
+            "backtest.html",
+            who,
+            rows=[r.as_json() for r in replayed],
+            diff=diff,
+            start=iso(begin),
+            end=iso(end),
+            step=step,
+            overrides=overrides,
+            title="Back-test",
+        )
+
     return pages
+
+
+MAX_WEB_STEPS = 5000
+
+
+def _with_zone(text: str) -> str:
+    """``datetime-local`` inputs carry no zone: the pages speak UTC."""
+    return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
 
 
 def _cycle_bars(
