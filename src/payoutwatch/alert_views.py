@@ -24,3 +24,31 @@ def alert_json(row: Any) -> dict[str, Any]:
         "episode": row.episode,
         "details": row.details,
     }
+
+
+def silence_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "rule": row.rule,
+        "key": row.key,
+        "owner": row.owner,
+        "starts_at": iso(row.starts_at),
+        "ends_at": iso(row.ends_at),
+        "author": row.author,
+        "comment": row.comment,
+    }
+
+
+def notification_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "event": row.event,
+        "rule": row.rule,
+        "alert_key": row.alert_key,
+        "state": row.state,
+        "attempts": row.attempts,
+        "next_attempt_at": iso(row.next_attempt_at),
+        "sent_at": iso(row.sent_at),
+        "last_error": row.last_error,
+    }

@@ -267,22 +267,12 @@ def alerts(
 
 
 def _person_action(key: str, comment: str | None, action: str) -> None:
-    from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
-    from payoutwatch.store.audit import audit
+    from payoutwatch.alert_actions import AlertAction, act_on_alert
+    from payoutwatch.rules.engine import AlertNotFound
 
-    engine = state.engine()
-    now = clock.now()
-    who = actor()
+    engine, who = state.engine(), actor()
     try:
-        with engine.begin() as conn:
-            if action == "ack":
-                acknowledge(conn, key, actor=who, at=now, now=now, comment=comment)
-            else:
-                from payoutwatch.notify.outbox import enqueue
-
-                transition = resolve_by_person(conn, key, actor=who, at=now, now=now, comment=comment)
-                enqueue(conn, [transition], state.settings, now=now)
-            audit(conn, actor=who, action=action, target=key, now=now, details={"comment": comment})
+        act_on_alert(engine, state.settings, key, AlertAction(action), actor=who, now=clock.now(), comment=comment)
     except AlertNotFound as exc:
         fail(str(exc))
     if action == "resolve":
@@ -365,22 +355,11 @@ def silence_list(
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List silences."""
+    from payoutwatch.alert_views import silence_json
     from payoutwatch.notify.silences import list_silences
 
     with state.engine().connect() as conn:
-        rows = [
-            {
-                "id": r.id,
-                "rule": r.rule,
-                "key": r.key,
-                "owner": r.owner,
-                "starts_at": iso(r.starts_at),
-                "ends_at": iso(r.ends_at),
-                "author": r.author,
-                "comment": r.comment,
-            }
-            for r in list_silences(conn, now=clock.now(), include_expired=all_silences)
-        ]
+        rows = [silence_json(r) for r in list_silences(conn, now=clock.now(), include_expired=all_silences)]
     if json_output:
         print_json({"silences": rows})
     elif rows:
@@ -412,24 +391,11 @@ def notifications(
     limit: Annotated[int, typer.Option(help="Most recent N rows.")] = 50,
 ) -> None:
     """Outbox rows: channel, event, state, attempts and last error."""
+    from payoutwatch.alert_views import notification_json
     from payoutwatch.notify.outbox import list_notifications
 
     with state.engine().connect() as conn:
-        rows = [
-            {
-                "id": r.id,
-                "channel": r.channel,
-                "event": r.event,
-                "rule": r.rule,
-                "alert_key": r.alert_key,
-                "state": r.state,
-                "attempts": r.attempts,
-                "next_attempt_at": iso(r.next_attempt_at),
-                "sent_at": iso(r.sent_at),
-                "last_error": r.last_error,
-            }
-            for r in list_notifications(conn, failed_only=failed, limit=limit)
-        ]
+        rows = [notification_json(r) for r in list_notifications(conn, failed_only=failed, limit=limit)]
     if json_output:
         print_json({"notifications": rows})
     elif rows:

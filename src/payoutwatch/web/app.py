@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select, text
 
 from payoutwatch import __version__
-from payoutwatch.alert_views import alert_json
+from payoutwatch.alert_views import alert_json, notification_json, silence_json
 from payoutwatch.auth import Permission, Role, allowed, authenticate
 from payoutwatch.clock import iso, parse_instant
 from payoutwatch.config import Settings, StripeSource
@@ -188,18 +188,11 @@ def create_app(
             return {"alerts": [alert_json(r) for r in conn.execute(q)]}
 
     def person_action(key: str, who: Principal, body: Comment, action: str) -> dict[str, str]:
-        from payoutwatch.notify.outbox import enqueue
-        from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
+        from payoutwatch.alert_actions import AlertAction, act_on_alert
+        from payoutwatch.rules.engine import AlertNotFound
 
-        when = now()
         try:
-            with engine.begin() as conn:
-                if action == "ack":
-                    acknowledge(conn, key, actor=who.name, at=when, now=when, comment=body.comment)
-                else:
-                    transition = resolve_by_person(conn, key, actor=who.name, at=when, now=when, comment=body.comment)
-                    enqueue(conn, [transition], settings, now=when)
-                audit(conn, actor=who.name, action=action, target=key, now=when, details={"comment": body.comment})
+            act_on_alert(engine, settings, key, AlertAction(action), actor=who.name, now=now(), comment=body.comment)
         except AlertNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         return {"key": key, "action": action, "by": who.name}
@@ -241,21 +234,7 @@ def create_app(
         from payoutwatch.notify.silences import list_silences as rows
 
         with engine.connect() as conn:
-            return {
-                "silences": [
-                    {
-                        "id": r.id,
-                        "rule": r.rule,
-                        "key": r.key,
-                        "owner": r.owner,
-                        "starts_at": iso(r.starts_at),
-                        "ends_at": iso(r.ends_at),
-                        "author": r.author,
-                        "comment": r.comment,
-                    }
-                    for r in rows(conn, now=now(), include_expired=all_silences)
-                ]
-            }
+            return {"silences": [silence_json(r) for r in rows(conn, now=now(), include_expired=all_silences)]}
 
     @app.delete("/api/v1/silences/{silence_id}", tags=["alerts"])
     def expire_silence(silence_id: int, who: Handler) -> dict[str, Any]:
@@ -273,22 +252,7 @@ def create_app(
         from payoutwatch.notify.outbox import list_notifications as rows
 
         with engine.connect() as conn:
-            return {
-                "notifications": [
-                    {
-                        "id": r.id,
-                        "channel": r.channel,
-                        "event": r.event,
-                        "rule": r.rule,
-                        "alert_key": r.alert_key,
-                        "state": r.state,
-                        "attempts": r.attempts,
-                        "sent_at": iso(r.sent_at),
-                        "last_error": r.last_error,
-                    }
-                    for r in rows(conn, failed_only=failed)
-                ]
-            }
+            return {"notifications": [notification_json(r) for r in rows(conn, failed_only=failed)]}
 
     @app.post("/api/v1/ingest/{kind}", tags=["records"])
     async def ingest(kind: str, request: Request, who: Writer) -> JSONResponse:

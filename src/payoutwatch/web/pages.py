@@ -176,23 +176,11 @@ def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> A
             return who
         if not csrf_ok(request, csrf):
             return HTMLResponse("the form expired; reload the page and try again", status_code=403)
-        from payoutwatch.notify.outbox import enqueue
-        from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
-        from payoutwatch.store.audit import audit
+        from payoutwatch.alert_actions import AlertAction, act_on_alert
+        from payoutwatch.rules.engine import AlertNotFound
 
-        when = now()
         try:
-            with engine.begin() as conn:
-                if action == "ack":
-                    acknowledge(conn, key, actor=who.name, at=when, now=when, comment=comment or None)
-                else:
-                    enqueue(
-                        conn,
-                        [resolve_by_person(conn, key, actor=who.name, at=when, now=when, comment=comment or None)],
-                        settings,
-                        now=when,
-                    )
-                audit(conn, actor=who.name, action=action, target=key, now=when, details={"comment": comment})
+            act_on_alert(engine, settings, key, AlertAction(action), actor=who.name, now=now(), comment=comment or None)
         except AlertNotFound as exc:
             return HTMLResponse(str(exc), status_code=404)
         return RedirectResponse(f"/alerts/{quote(key, safe='')}", status_code=303)
