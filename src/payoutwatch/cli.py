@@ -89,6 +89,18 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def _show(title: str, rows: list[dict[str, Any]], json_output: bool, *, empty: str) -> None:
+    """A listing as ``{title: rows}`` JSON, or a table, or a line saying there is nothing."""
+    if json_output:
+        print_json({title: rows})
+    elif rows:
+        from payoutwatch.terminal import render_rows
+
+        render_rows(title, rows, out)
+    else:
+        out.print(empty)
+
+
 @app.callback()
 def main_options(
     config: Annotated[
@@ -360,14 +372,7 @@ def silence_list(
 
     with state.engine().connect() as conn:
         rows = [silence_json(r) for r in list_silences(conn, now=clock.now(), include_expired=all_silences)]
-    if json_output:
-        print_json({"silences": rows})
-    elif rows:
-        from payoutwatch.terminal import render_rows
-
-        render_rows("silences", rows, out)
-    else:
-        out.print("no silences")
+    _show("silences", rows, json_output, empty="no silences")
 
 
 @silence_app.command("expire")
@@ -396,14 +401,7 @@ def notifications(
 
     with state.engine().connect() as conn:
         rows = [notification_json(r) for r in list_notifications(conn, failed_only=failed, limit=limit)]
-    if json_output:
-        print_json({"notifications": rows})
-    elif rows:
-        from payoutwatch.terminal import render_rows
-
-        render_rows("notifications", rows, out)
-    else:
-        out.print("no notifications")
+    _show("notifications", rows, json_output, empty="no notifications")
 
 
 @app.command()
@@ -726,14 +724,7 @@ def token_list(json_output: Annotated[bool, typer.Option("--json")] = False) -> 
             }
             for t in list_tokens(conn)
         ]
-    if json_output:
-        print_json({"tokens": rows})
-    elif rows:
-        from payoutwatch.terminal import render_rows
-
-        render_rows("tokens", rows, out)
-    else:
-        out.print("no tokens")
+    _show("tokens", rows, json_output, empty="no tokens")
 
 
 @token_app.command("revoke")
@@ -896,14 +887,7 @@ def sources(json_output: Annotated[bool, typer.Option("--json")] = False) -> Non
                 "max_staleness_minutes": config.staleness_minutes,
             }
         )
-    if json_output:
-        print_json({"sources": rows})
-    elif rows:
-        from payoutwatch.terminal import render_rows
-
-        render_rows("sources", rows, out)
-    else:
-        out.print("no sources configured")
+    _show("sources", rows, json_output, empty="no sources configured")
 
 
 @config_app.command("check")
