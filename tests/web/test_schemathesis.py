@@ -27,7 +27,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_settings, _
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_error_for_any_request(case: schemathesis.Case) -> None:
     for headers in ({"Authorization": f"Bearer {ADMIN}"}, {}):
         response = case.call(headers=headers)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -237,7 +238,7 @@ def create_app(
             return {"silences": [silence_json(r) for r in rows(conn, now=now(), include_expired=all_silences)]}
 
     @app.delete("/api/v1/silences/{silence_id}", tags=["alerts"])
-    def expire_silence(silence_id: int, who: Handler) -> dict[str, Any]:
+    def expire_silence(silence_id: Annotated[int, FastAPIPath(ge=1, le=2**63 - 1)], who: Handler) -> dict[str, Any]:
         from payoutwatch.notify.silences import expire_silence as expire
 
         when = now()
