@@ -13,19 +13,27 @@ def bars(
     unit: str = "",
     highlight: int | None = None,
 ) -> str:
-    """A bar chart of (label, value); the highlighted bar (e.g. the current cycle) stands out."""
+    """A bar chart of (label, value) around a zero line (negative values hang below it); the highlighted
+    bar (e.g. the current cycle) stands out."""
     if not values:
         return '<p class="muted">No data.</p>'
-    top = max(v for _, v in values) or 1.0
+    top = max(0.0, max(v for _, v in values))
+    bottom_value = min(0.0, min(v for _, v in values))
+    span = (top - bottom_value) or 1.0
     gap, left, bottom = 4, 8, 22
+    plot = height - bottom - 6
+    zero = 6 + plot * top / span
     slot = (width - left) / len(values)
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" preserveAspectRatio="none">']
+    if bottom_value < 0:
+        parts.append(f'<line x1="{left}" x2="{width}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>')
     for i, (label, value) in enumerate(values):
-        h = (height - bottom - 6) * (value / top)
+        h = plot * abs(value) / span
+        y = zero - h if value >= 0 else zero
         x = left + i * slot
-        css = "bar now" if i == highlight else "bar"
+        css = "bar now" if i == highlight else ("bar negative" if value < 0 else "bar")
         parts.append(
-            f'<rect class="{css}" x="{x + gap / 2:.1f}" y="{height - bottom - h:.1f}" width="{slot - gap:.1f}"'
+            f'<rect class="{css}" x="{x + gap / 2:.1f}" y="{y:.1f}" width="{slot - gap:.1f}"'
             f' height="{h:.1f}"><title>{escape(label)}: {value:,.2f}{escape(unit)}</title></rect>'
         )
         if len(values) <= 14 or i % max(1, len(values) // 8) == 0:
