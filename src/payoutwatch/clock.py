@@ -1,30 +1,17 @@
-"""Where "now" comes from: the system clock in service, a fixed instant in tests and ``--at``."""
+"""Where "now" comes from, and instants in and out of text.
+
+Code that needs the time takes ``now`` (a callable) or ``at`` (an instant) as a parameter; only the
+CLI and ``serve`` read the system clock, so tests and ``--at`` simply pass a fixed instant.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current instant, timezone-aware UTC."""
-        ...
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class FixedClock:
-    """A clock that always reads ``instant`` (tests, ``--at``)."""
-
-    def __init__(self, instant: datetime) -> None:
-        self.instant = to_utc(instant)
-
-    def now(self) -> datetime:
-        return self.instant
 
 
 def to_utc(instant: datetime) -> datetime:

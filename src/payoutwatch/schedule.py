@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -28,12 +28,10 @@ class Schedule:
     def __init__(self, rule: str, start: date | datetime, timezone: str) -> None:
         self.zone = ZoneInfo(timezone)
         local_start = start.replace(tzinfo=None) if isinstance(start, datetime) else datetime.combine(start, time())
-        self.start_local = local_start
         self.start = local_start.replace(tzinfo=self.zone).astimezone(UTC)
         parsed = rrulestr(rule, dtstart=local_start)
         if not isinstance(parsed, rrule):
             raise ValueError("schedule.rrule must be a single RRULE")
-        self._rule = parsed
         self._iter = iter(parsed)
         self._known: list[datetime] = []
         self._exhausted = False
@@ -90,10 +88,6 @@ class Schedule:
     def local_date(self, instant: datetime) -> date:
         """The calendar date of ``instant`` in the schedule's timezone (used in alert keys)."""
         return to_utc(instant).astimezone(self.zone).date()
-
-    def cycle_length(self, instant: datetime) -> timedelta | None:
-        nxt = self.next_after(instant)
-        return nxt - instant if nxt else None
 
 
 @lru_cache(maxsize=8)

@@ -372,7 +372,3 @@ def _charts(name: str, f: dict[str, Any]) -> dict[str, str]:
                 charts[f"projection:{p['account_id']}"] = _projection_chart(p)
         return charts
     return {}
-
-
-def iso_local(value: datetime) -> str:
-    return (iso(value) or "")[:16]
