@@ -117,12 +117,7 @@ class Airflow:
             f"{run_path}/taskInstances/{quote(self.config.xcom_task_id or '', safe='')}/xcomEntries/"
             f"{quote(self.config.xcom_key, safe='')}"
         )
-        try:
-            entry = get_json(client, url, "Airflow XCom")
-        except SourceError as exc:
-            if "HTTP 404" in str(exc):
-                return {}  # the task has not pushed its figures (yet)
-            raise
+        entry = get_json(client, url, "Airflow XCom", missing={})  # 404: the task has not pushed its figures (yet)
         value = entry.get("value")
         if isinstance(value, str):
             try:

@@ -17,6 +17,7 @@ import httpx
 from payoutwatch.config import VaultKvSource
 from payoutwatch.records import CredentialKind
 from payoutwatch.sources.base import Page, SourceError
+from payoutwatch.sources.http import get_json
 
 
 class VaultKv:
@@ -32,26 +33,12 @@ class VaultKv:
         headers = {"X-Vault-Token": self.config.token.get_secret_value()}
         if self.config.namespace:
             headers["X-Vault-Namespace"] = self.config.namespace
-        try:
-            response = client.request("LIST" if listing else "GET", url, headers=headers)
-        except httpx.HTTPError as exc:
-            raise SourceError(f"Vault unreachable: {type(exc).__name__}") from None
-        if response.status_code == 404 and listing:
-            return {}
-        if response.status_code in (401, 403):
-            raise SourceError(
-                f"Vault refused the token (HTTP {response.status_code}) on metadata/{path}", permanent=True
-            )
-        if not response.is_success:
-            raise SourceError(
-                f"Vault answered HTTP {response.status_code} on metadata/{path}",
-                permanent=400 <= response.status_code < 500 and response.status_code != 429,
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            raise SourceError(f"Vault answered something that is not JSON on metadata/{path}") from None
-        return body.get("data") or {}
+        what = f"Vault (metadata/{path})"
+        if listing:  # an empty folder answers 404
+            body = get_json(client, url, what, method="LIST", missing={}, credentials="token", headers=headers)
+        else:
+            body = get_json(client, url, what, credentials="token", headers=headers)
+        return (body.get("data") or {}) if isinstance(body, dict) else {}
 
     def _paths(self, client: httpx.Client, prefix: str) -> Iterator[str]:
         for key in self._get(client, prefix, listing=True).get("keys", []):
