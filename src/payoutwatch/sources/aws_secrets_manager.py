@@ -11,13 +11,13 @@ due date come from the tags ``payoutwatch:kind``, ``payoutwatch:owner``, ``payou
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
 from payoutwatch.config import AwsSecretsManagerSource
 from payoutwatch.records import CredentialKind
-from payoutwatch.sources.base import Page, SourceError
+from payoutwatch.sources.base import Page, SourceError, midnight_if_date
 
 FORBIDDEN = ("GetSecretValue", "BatchGetSecretValue")
 PERMANENT_CODES = {
@@ -116,8 +116,4 @@ def _instant(value: Any) -> str:
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC).isoformat()
-    text = str(value).strip()
-    if len(text) == 10:
-        parsed = date.fromisoformat(text)
-        return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC).isoformat()
-    return text
+    return midnight_if_date(str(value))

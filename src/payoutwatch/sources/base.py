@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 
@@ -44,3 +45,13 @@ class Source(Protocol):
     def secrets(self) -> list[str]:
         """Secret values this source holds, scrubbed from every error message it produces."""
         ...
+
+
+def midnight_if_date(text: str) -> str:
+    """Metadata often holds a bare date (``2026-12-01``, a rotate-by tag): that is midnight UTC.
+    Anything else is returned as it is, for the record's validation to judge."""
+    text = text.strip()
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
+    return text

@@ -10,7 +10,6 @@ give kind and owner. Tokens come from a service-account key file or Application 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +17,7 @@ import httpx
 
 from payoutwatch.config import GcpSecretManagerSource
 from payoutwatch.records import CredentialKind
-from payoutwatch.sources.base import Page, SourceError
+from payoutwatch.sources.base import Page, SourceError, midnight_if_date
 from payoutwatch.sources.http import get_json
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -103,12 +102,5 @@ class GcpSecretManager:
             record["expires_at"] = secret["expireTime"]
         rotate_by = (secret.get("rotation") or {}).get("nextRotationTime") or labels.get("payoutwatch-rotate-by")
         if rotate_by:
-            record["rotate_by"] = _instant(rotate_by)
+            record["rotate_by"] = midnight_if_date(rotate_by)
         return record
-
-
-def _instant(text: str) -> str:
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
-    return text

@@ -9,14 +9,13 @@ policy with ``list`` and ``read`` on ``<mount>/metadata/*`` only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
 from payoutwatch.config import VaultKvSource
 from payoutwatch.records import CredentialKind
-from payoutwatch.sources.base import Page, SourceError
+from payoutwatch.sources.base import Page, SourceError, midnight_if_date
 from payoutwatch.sources.http import get_json
 
 
@@ -74,12 +73,5 @@ class VaultKv:
             record["owner"] = owner
         rotate_by = custom.get("rotate-by") or custom.get("renew-date")
         if rotate_by:
-            record["rotate_by"] = _midnight_if_date(rotate_by)
+            record["rotate_by"] = midnight_if_date(rotate_by)
         return record
-
-
-def _midnight_if_date(text: str) -> str:
-    if len(text.strip()) == 10:
-        day = date.fromisoformat(text.strip())
-        return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
-    return text
