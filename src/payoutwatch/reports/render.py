@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -13,6 +14,15 @@ from payoutwatch.terminal import duration
 FORMATS = ("md", "html", "json")
 
 
+# How figures read in every template, reports and pages alike
+FIGURE_FILTERS: dict[str, Callable[[Any], Any]] = {
+    "cad": format_cents,
+    "duration": duration,
+    "pct": lambda ratio: "n/a" if ratio is None else f"{ratio:.2%}",
+    "or_na": lambda value: "n/a" if value is None else value,
+}
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("payoutwatch.reports", "templates"),
@@ -21,10 +31,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["cad"] = lambda cents: format_cents(cents)
-    env.filters["duration"] = lambda seconds: duration(seconds)
-    env.filters["pct"] = lambda ratio: "n/a" if ratio is None else f"{ratio:.2%}"
-    env.filters["or_na"] = lambda value: "n/a" if value is None else value
+    env.filters.update(FIGURE_FILTERS)
     return env
 
 

@@ -19,9 +19,8 @@ from payoutwatch.auth import Permission, allowed
 from payoutwatch.clock import iso, parse_instant
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
-from payoutwatch.money import format_cents
+from payoutwatch.reports.render import FIGURE_FILTERS
 from payoutwatch.store.tables import alert_history, alerts, notifications
-from payoutwatch.terminal import duration
 from payoutwatch.web import svg
 from payoutwatch.web.session import Person, csrf_ok, csrf_token, current_person, log_in
 
@@ -35,10 +34,7 @@ PAGES = {
 
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=select_autoescape(["html"]))
-    env.filters["cad"] = format_cents
-    env.filters["duration"] = duration
-    env.filters["pct"] = lambda r: "n/a" if r is None else f"{r:.2%}"
-    env.filters["or_na"] = lambda v: "n/a" if v is None else v
+    env.filters.update(FIGURE_FILTERS)
     env.filters["urlpart"] = lambda v: quote(str(v), safe="")
     return env
 
