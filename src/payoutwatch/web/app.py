@@ -11,7 +11,6 @@ import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -24,22 +23,17 @@ from sqlalchemy import Engine, select, text
 
 from payoutwatch import __version__
 from payoutwatch.alert_views import alert_json, notification_json, silence_json
-from payoutwatch.auth import Permission, Role, allowed, authenticate
+from payoutwatch.auth import Permission, allowed, authenticate
 from payoutwatch.clock import iso, parse_instant
 from payoutwatch.config import Settings, StripeSource
 from payoutwatch.metrics import DASHBOARD_NAMES, compute
 from payoutwatch.records import RECORD_TYPES, BatchRejected
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import alerts
+from payoutwatch.web.session import Person
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 bearer = HTTPBearer(auto_error=False)
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: Role
 
 
 class Comment(BaseModel):
@@ -114,26 +108,26 @@ def create_app(
         )
         return response
 
-    def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    def principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Person:
         if credentials is None:
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         with engine.begin() as conn:
             row = authenticate(conn, credentials.credentials, now=now())
         if row is None:
             raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-        return Principal(f"token:{row.name}", Role(row.role))
+        return Person.of_token(row)
 
-    def needs(permission: Permission) -> Callable[..., Principal]:
-        def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    def needs(permission: Permission) -> Callable[..., Person]:
+        def check(who: Annotated[Person, Depends(principal)]) -> Person:
             if not allowed(who.role, permission):
                 raise HTTPException(403, f"the {who.role.value} role may not {permission.value.replace('_', ' ')}")
             return who
 
         return check
 
-    Viewer = Annotated[Principal, Depends(needs(Permission.VIEW))]
-    Handler = Annotated[Principal, Depends(needs(Permission.HANDLE_ALERTS))]
-    Writer = Annotated[Principal, Depends(needs(Permission.WRITE_RECORDS))]
+    Viewer = Annotated[Person, Depends(needs(Permission.VIEW))]
+    Handler = Annotated[Person, Depends(needs(Permission.HANDLE_ALERTS))]
+    Writer = Annotated[Person, Depends(needs(Permission.WRITE_RECORDS))]
 
     def instant(at: str | None) -> datetime:
         if at is None:
@@ -188,7 +182,7 @@ def create_app(
         with engine.connect() as conn:
             return {"alerts": [alert_json(r) for r in conn.execute(q)]}
 
-    def person_action(key: str, who: Principal, body: Comment, action: str) -> dict[str, str]:
+    def person_action(key: str, who: Person, body: Comment, action: str) -> dict[str, str]:
         from payoutwatch.alert_actions import AlertAction, act_on_alert
         from payoutwatch.rules.engine import AlertNotFound
 

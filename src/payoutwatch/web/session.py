@@ -11,6 +11,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine, insert, select, update
@@ -26,6 +27,11 @@ POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Ro
 class Person:
     name: str
     role: Role
+
+    @classmethod
+    def of_token(cls, row: Any) -> Person:
+        """The person an API token (a row of ``api_tokens``) speaks for."""
+        return cls(f"token:{row.name}", Role(row.role))
 
 
 def _sso(request: Request, settings: Settings) -> Person | None:
@@ -78,14 +84,14 @@ def current_person(request: Request, engine: Engine, settings: Settings, now: da
                 select(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
             ).first()
         if row is not None:
-            return Person(f"token:{row.name}", Role(row.role))
+            return Person.of_token(row)
         request.session.clear()
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         with engine.begin() as conn:
             row = authenticate(conn, header[7:].strip(), now=now)
         if row is not None:
-            return Person(f"token:{row.name}", Role(row.role))
+            return Person.of_token(row)
     return None
 
 
@@ -96,7 +102,7 @@ def log_in(request: Request, engine: Engine, token: str, now: datetime) -> Perso
         return None
     request.session.clear()
     request.session.update({"token_id": row.id, "csrf": secrets.token_urlsafe(24)})
-    return Person(f"token:{row.name}", Role(row.role))
+    return Person.of_token(row)
 
 
 def csrf_token(request: Request) -> str:
