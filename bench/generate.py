@@ -55,54 +55,22 @@ def chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
 
 
 def payout_rows(ids: list[str], rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    """One scheduled payout per studio per cycle: 0.4 % held, 0.4 % failed, the rest paid."""
     for cycle in cycles():
         run = f"payouts_derived_{cycle:%Y%m%d}"
         for studio in ids:
             amount = rng.randint(5_000, 2_000_000)
             roll = rng.random()
+            # status, hold_reason, paid_at, run_id, transfer_id
+            outcome: tuple[Any, ...]
             if roll < 0.004:
-                yield (
-                    f"po_{studio}_{cycle:%Y%m%d}",
-                    studio,
-                    cycle,
-                    amount,
-                    "CAD",
-                    "held",
-                    "reserve_cap",
-                    None,
-                    None,
-                    None,
-                    END,
-                )
+                outcome = ("held", "reserve_cap", None, None, None)
             elif roll < 0.008:
-                yield (
-                    f"po_{studio}_{cycle:%Y%m%d}",
-                    studio,
-                    cycle,
-                    amount,
-                    "CAD",
-                    "failed",
-                    None,
-                    None,
-                    run,
-                    None,
-                    END,
-                )
+                outcome = ("failed", None, None, run, None)
             else:
                 paid = cycle + timedelta(seconds=rng.randint(60, 1500))
-                yield (
-                    f"po_{studio}_{cycle:%Y%m%d}",
-                    studio,
-                    cycle,
-                    amount,
-                    "CAD",
-                    "paid",
-                    None,
-                    paid,
-                    run,
-                    f"tr_{studio}_{cycle:%Y%m%d}",
-                    END,
-                )
+                outcome = ("paid", None, paid, run, f"tr_{studio}_{cycle:%Y%m%d}")
+            yield (f"po_{studio}_{cycle:%Y%m%d}", studio, cycle, amount, "CAD", *outcome, END)
 
 
 def transfer_rows(ids: list[str], rng: random.Random) -> Iterator[tuple[Any, ...]]:
