@@ -25,6 +25,7 @@ from payoutwatch.notify.messages import Message, render
 from payoutwatch.notify.routing import channels_for
 from payoutwatch.notify.silences import ActiveSilences
 from payoutwatch.rules.engine import Event, Transition
+from payoutwatch.rules.findings import RuleId
 from payoutwatch.store.tables import channel_health, notifications
 
 
@@ -64,7 +65,7 @@ def targets(conn: Connection, transition: Transition, settings: Settings) -> lis
         owner=transition.owner,
         severity=transition.severity,
     )
-    if transition.rule == "notification_failing":
+    if transition.rule == RuleId.NOTIFICATION_FAILING:
         failing = transition.details.get("channel")
         routed = [c for c in routed + settings.notifications.fallback_channels if c != failing]
         routed = list(dict.fromkeys(routed)) or ["log"]

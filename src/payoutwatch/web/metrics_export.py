@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
+from payoutwatch.rules.findings import RuleId
 from payoutwatch.store.tables import alerts, notifications, source_state
 
 
@@ -102,15 +103,8 @@ class FiguresCollector(Collector):
                 days.add_metric([c["credential_id"], c["kind"]], float(c["days_left"]))
         yield days
         rules = GaugeMetricFamily("payoutwatch_alerts_firing", "Firing alerts per rule.", labels=["rule"])
-        for rule in (
-            "automation_failure",
-            "fallback_volume",
-            "credential_expiry",
-            "reserve_breach",
-            "source_stale",
-            "notification_failing",
-        ):
-            rules.add_metric([rule], float(firing.get(rule, 0)))
+        for rule in RuleId:
+            rules.add_metric([rule.value], float(firing.get(rule.value, 0)))
         yield rules
         yield gauge("payoutwatch_notifications_pending", "Outbox rows waiting to be delivered.", pending)
         success = GaugeMetricFamily(
