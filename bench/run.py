@@ -30,13 +30,13 @@ from tests.pgcluster import ThrowawayPostgres  # noqa: E402
 from bench import baseline  # noqa: E402
 from bench.generate import END, SETTINGS  # noqa: E402
 from payoutwatch.clock import parse_instant  # noqa: E402
-from payoutwatch.evaluation import evaluate  # noqa: E402
-from payoutwatch.ingestion import ingest_text  # noqa: E402
 from payoutwatch.metrics import compute  # noqa: E402
 from payoutwatch.metrics.common import schedule_of  # noqa: E402
 from payoutwatch.metrics.reserves import projected_breaches  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
 from payoutwatch.store.types import to_micros  # noqa: E402
+from payoutwatch.usecases.evaluation import evaluate  # noqa: E402
+from payoutwatch.usecases.ingestion import ingest_text  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 DERIVED = SETTINGS.model_copy(update={"schedule": SETTINGS.schedule.model_copy(update={"job": "payouts_derived"})})

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.ingestion import ingest_text
+from payoutwatch.usecases.ingestion import ingest_text
 
 
 def jsonl(rows: list[dict[str, Any]]) -> str:

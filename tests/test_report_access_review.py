@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from payoutwatch.auth import Role, authenticate, create_token, revoke_token
 from payoutwatch.cli import app
 from payoutwatch.reports.access_review import access_review
 from payoutwatch.store.engine import open_store
+from payoutwatch.usecases.tokens import Role, authenticate, create_token, revoke_token
 from tests.conftest import make_settings, utc
 from tests.helpers import credential, load
 

@@ -127,8 +127,8 @@ def ingest(
     file: Annotated[str, typer.Argument(help="JSON Lines or a JSON array; '-' reads stdin")],
 ) -> None:
     """Store records (an idempotent upsert); a batch with any bad record is refused whole."""
-    from payoutwatch.ingestion import ingest_text
     from payoutwatch.records import RECORD_TYPES, BatchRejected, unknown_kind_message
+    from payoutwatch.usecases.ingestion import ingest_text
 
     if kind not in RECORD_TYPES:
         fail(unknown_kind_message(kind), code=2)
@@ -151,8 +151,8 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print transitions as JSON.")] = False,
 ) -> None:
     """Evaluate every rule at AT, record transitions, then deliver due notifications."""
-    from payoutwatch.evaluation import deliver as deliver_notifications
-    from payoutwatch.evaluation import evaluate as run_evaluation
+    from payoutwatch.usecases.evaluation import deliver as deliver_notifications
+    from payoutwatch.usecases.evaluation import evaluate as run_evaluation
 
     engine = state.engine()
     when = instant(at)
@@ -205,7 +205,7 @@ def deliver(
     retry_now: Annotated[bool, typer.Option("--retry-now", help="Ignore backoff: try every pending row now.")] = False,
 ) -> None:
     """Deliver due notifications from the outbox."""
-    from payoutwatch.evaluation import deliver as deliver_notifications
+    from payoutwatch.usecases.evaluation import deliver as deliver_notifications
 
     report, _ = deliver_notifications(state.engine(), state.settings, now=clock.now, retry_now=retry_now)
     _print_delivery(report)
@@ -240,8 +240,8 @@ def alerts(
     """Open (or all) alerts."""
     from sqlalchemy import select
 
-    from payoutwatch.alert_views import alert_json
     from payoutwatch.store.tables import alerts as alerts_table
+    from payoutwatch.usecases.alert_queries import alert_json
 
     q = select(alerts_table).order_by(alerts_table.c.started_at.desc(), alerts_table.c.id.desc())
     if not all_alerts:
@@ -279,8 +279,8 @@ def alerts(
 
 
 def _person_action(key: str, comment: str | None, action: str) -> None:
-    from payoutwatch.alert_actions import AlertAction, act_on_alert
     from payoutwatch.rules.engine import AlertNotFound
+    from payoutwatch.usecases.alert_actions import AlertAction, act_on_alert
 
     engine, who = state.engine(), actor()
     try:
@@ -288,7 +288,7 @@ def _person_action(key: str, comment: str | None, action: str) -> None:
     except AlertNotFound as exc:
         fail(str(exc))
     if action == "resolve":
-        from payoutwatch.evaluation import deliver as deliver_notifications
+        from payoutwatch.usecases.evaluation import deliver as deliver_notifications
 
         report, _ = deliver_notifications(engine, state.settings, now=clock.now)
         _print_delivery(report)
@@ -367,8 +367,8 @@ def silence_list(
     json_output: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List silences."""
-    from payoutwatch.alert_views import silence_json
     from payoutwatch.notify.silences import list_silences
+    from payoutwatch.usecases.alert_queries import silence_json
 
     with state.engine().connect() as conn:
         rows = [silence_json(r) for r in list_silences(conn, now=clock.now(), include_expired=all_silences)]
@@ -396,8 +396,8 @@ def notifications(
     limit: Annotated[int, typer.Option(help="Most recent N rows.")] = 50,
 ) -> None:
     """Outbox rows: channel, event, state, attempts and last error."""
-    from payoutwatch.alert_views import notification_json
     from payoutwatch.notify.outbox import list_notifications
+    from payoutwatch.usecases.alert_queries import notification_json
 
     with state.engine().connect() as conn:
         rows = [notification_json(r) for r in list_notifications(conn, failed_only=failed, limit=limit)]
@@ -413,7 +413,7 @@ def ping(
     figures: Annotated[str | None, typer.Option(help='JSON such as {"studios_processed": 120}.')] = None,
 ) -> None:
     """Report a job's start/success/fail, or run a command and report it (its exit code passes through)."""
-    from payoutwatch.pings import PingEvent
+    from payoutwatch.usecases.pings import PingEvent
 
     words = args or []
     if len(words) == 1 and words[0] in {e.value for e in PingEvent}:
@@ -433,8 +433,8 @@ def ping(
 
 def _ping(job: str, event: Any, **kwargs: Any) -> str | None:
     """Record a ping; a failure to record is reported, never raised (monitoring must not stop the job)."""
-    from payoutwatch.pings import record_ping
     from payoutwatch.records import BatchRejected
+    from payoutwatch.usecases.pings import record_ping
 
     try:
         return record_ping(state.engine(), state.settings, job, event, now=clock.now(), **kwargs)
@@ -450,7 +450,7 @@ def _run_monitored(job: str, command: list[str], run_id: str | None) -> int:
     import subprocess
     import tempfile
 
-    from payoutwatch.pings import REPORTABLE, PingEvent
+    from payoutwatch.usecases.pings import REPORTABLE, PingEvent
 
     run = _ping(job, PingEvent.START, run_id=run_id) or run_id
     with tempfile.TemporaryDirectory(prefix="payoutwatch-") as folder:
@@ -682,8 +682,8 @@ def token_create(
     role: Annotated[str, typer.Option(help="viewer, ops, finance, engineering, security, admin or ingest")],
 ) -> None:
     """Create a token; it is printed alone on the last line, once."""
-    from payoutwatch.auth import Role, create_token
     from payoutwatch.store.audit import audit
+    from payoutwatch.usecases.tokens import Role, create_token
 
     try:
         chosen = Role(role)
@@ -707,7 +707,7 @@ def token_create(
 @token_app.command("list")
 def token_list(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Tokens with role, age, last use and whether revoked (never the token)."""
-    from payoutwatch.auth import list_tokens
+    from payoutwatch.usecases.tokens import list_tokens
 
     now = clock.now()
     with state.engine().connect() as conn:
@@ -730,8 +730,8 @@ def token_list(json_output: Annotated[bool, typer.Option("--json")] = False) -> 
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token at once."""
-    from payoutwatch.auth import revoke_token
     from payoutwatch.store.audit import audit
+    from payoutwatch.usecases.tokens import revoke_token
 
     now = clock.now()
     with state.engine().begin() as conn:
@@ -786,7 +786,7 @@ def export(what: Annotated[str, typer.Argument(help="grafana or prometheus-rules
     """Print a Grafana dashboard (JSON) or Prometheus alerting rules (YAML) over /metrics."""
     import yaml
 
-    from payoutwatch.exports import grafana_dashboard, prometheus_rules
+    from payoutwatch.usecases.exports import grafana_dashboard, prometheus_rules
 
     if what == "grafana":
         print_json(grafana_dashboard(state.settings))
@@ -805,9 +805,9 @@ def backtest(
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Replay every rule over history on scratch alert state; nothing is sent or changed."""
-    from payoutwatch.backtest import actual, compare, replay, with_overrides
     from payoutwatch.config import ConfigError
     from payoutwatch.notify.silences import parse_duration
+    from payoutwatch.usecases.backtest import actual, compare, replay, with_overrides
 
     if output not in ("table", "json"):
         fail("--format is table or json", code=2)
@@ -842,7 +842,7 @@ def backtest(
 @app.command()
 def sync(name: Annotated[str | None, typer.Argument(help="One configured source; default all.")] = None) -> None:
     """Pull configured sources once; exit 1 if any failed (the error is stored and shown)."""
-    from payoutwatch.syncing import sync_all
+    from payoutwatch.usecases.syncing import sync_all
 
     settings = state.settings
     if name is not None and name not in settings.sources:
@@ -864,7 +864,7 @@ def sync(name: Annotated[str | None, typer.Argument(help="One configured source;
 @app.command()
 def sources(json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each source's sync state: last success, last error, counts, duration."""
-    from payoutwatch.syncing import source_states
+    from payoutwatch.usecases.syncing import source_states
 
     settings = state.settings
     with state.engine().connect() as conn:
@@ -917,8 +917,8 @@ def demo(
     port: Annotated[int, typer.Option(help="With --serve: port to listen on.")] = 8000,
 ) -> None:
     """Build a realistic sample platform in the store, evaluate it and show the dashboards."""
-    from payoutwatch.auth import Role, create_token
     from payoutwatch.demo import run_demo
+    from payoutwatch.usecases.tokens import Role, create_token
 
     engine = state.engine()
     run_demo(engine, state.settings, now=clock.now(), studios=studios, console=out)

@@ -377,8 +377,8 @@ def load(engine: Engine, platform: Platform, settings: Settings, now: datetime) 
 
 
 def run_demo(engine: Engine, settings: Settings, *, now: datetime, studios: int, console: Console) -> dict[str, Any]:
-    from payoutwatch.evaluation import deliver, evaluate
     from payoutwatch.terminal import render_dashboard, render_rows
+    from payoutwatch.usecases.evaluation import deliver, evaluate
 
     try:
         prepare_store(engine, now)

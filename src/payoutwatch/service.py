@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from payoutwatch.config import Settings
-from payoutwatch.evaluation import deliver, evaluate
 from payoutwatch.reports.scheduled import run_scheduled
-from payoutwatch.syncing import SyncResult, source_states, sync_source
+from payoutwatch.usecases.evaluation import deliver, evaluate
+from payoutwatch.usecases.syncing import SyncResult, source_states, sync_source
 
 logger = logging.getLogger("payoutwatch.service")
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from payoutwatch.config import Settings
-from payoutwatch.evaluation import deliver, evaluate
+from payoutwatch.usecases.evaluation import deliver, evaluate
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run, healthy_rerun, load, manual, snapshot
 from tests.integration.servers import ChannelServer

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from payoutwatch.metrics import compute
-from payoutwatch.syncing import source_states, sync_source
+from payoutwatch.usecases.syncing import source_states, sync_source
 from tests.conftest import make_settings, utc
 from tests.integration.jsonserver import JsonServer
 

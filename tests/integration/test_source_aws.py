@@ -14,7 +14,7 @@ from payoutwatch.config import AwsSecretsManagerSource
 from payoutwatch.metrics import compute
 from payoutwatch.sources.aws_secrets_manager import AwsSecretsManager
 from payoutwatch.sources.base import SourceError
-from payoutwatch.syncing import sync_source
+from payoutwatch.usecases.syncing import sync_source
 from tests.conftest import make_settings, utc
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import Engine
 
 from payoutwatch.metrics import compute
-from payoutwatch.syncing import sync_source
+from payoutwatch.usecases.syncing import sync_source
 from tests.certs import make_certificate, write
 from tests.conftest import make_settings, utc
 

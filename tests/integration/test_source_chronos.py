@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from payoutwatch.evaluation import evaluate
 from payoutwatch.metrics import compute
-from payoutwatch.syncing import sync_source
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.syncing import sync_source
 from tests.conftest import make_settings, utc
 from tests.integration.jsonserver import JsonServer
 

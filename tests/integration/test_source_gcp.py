@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
 from payoutwatch.metrics import compute
-from payoutwatch.syncing import sync_source
+from payoutwatch.usecases.syncing import sync_source
 from tests.conftest import make_settings, utc
 from tests.integration.jsonserver import JsonServer
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from payoutwatch.store.tables import job_runs
-from payoutwatch.syncing import source_states, sync_source
+from payoutwatch.usecases.syncing import source_states, sync_source
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, text
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
 from payoutwatch.sources.sql_ledger import read_only_engine
-from payoutwatch.syncing import source_states, sync_source
+from payoutwatch.usecases.syncing import source_states, sync_source
 from tests.conftest import fresh_postgres_database, make_settings, utc
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, func, select
 
 from payoutwatch.metrics import compute
 from payoutwatch.store.tables import audit_log, reserve_snapshots, transfers
-from payoutwatch.stripe_webhook import SignatureError, handle, sign
-from payoutwatch.syncing import source_states, sync_source
+from payoutwatch.usecases.stripe_webhook import SignatureError, handle, sign
+from payoutwatch.usecases.syncing import source_states, sync_source
 from tests.conftest import make_settings, utc
 from tests.integration.jsonserver import JsonServer
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from payoutwatch.metrics import compute
-from payoutwatch.syncing import sync_source
+from payoutwatch.usecases.syncing import sync_source
 from tests.conftest import make_settings, utc
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ import yaml
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from payoutwatch.backtest import compare, replay, with_overrides
 from payoutwatch.cli import app
 from payoutwatch.config import ConfigError
-from payoutwatch.evaluation import evaluate
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import alert_history, alerts, notifications
+from payoutwatch.usecases.backtest import compare, replay, with_overrides
+from payoutwatch.usecases.evaluation import evaluate
 from tests.conftest import make_settings, utc
 from tests.helpers import load, manual, run
 

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from payoutwatch.config import Settings
-from payoutwatch.evaluation import deliver, evaluate
 from payoutwatch.notify.outbox import backoff_seconds
 from payoutwatch.notify.silences import Matcher, add_silence
 from payoutwatch.rules.engine import AlertNotFound, acknowledge, resolve_by_person
 from payoutwatch.store.tables import alert_history, alerts, notifications
+from payoutwatch.usecases.evaluation import deliver, evaluate
 from tests import helpers
 from tests.conftest import make_settings, utc
 from tests.helpers import credential, load, manual

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from payoutwatch.config import Settings
-from payoutwatch.ingestion import ingest_text
 from payoutwatch.records import BatchRejected
 from payoutwatch.store.tables import credentials, job_runs, reserve_accounts, reserve_snapshots
+from payoutwatch.usecases.ingestion import ingest_text
 from tests.conftest import utc
 from tests.helpers import credential, jsonl, load, run, snapshot
 

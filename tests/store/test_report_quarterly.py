@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from payoutwatch.cli import app
 from payoutwatch.demo import build_platform, load
-from payoutwatch.evaluation import evaluate
 from payoutwatch.reports.quarterly import quarter_bounds, quarterly
 from payoutwatch.store.engine import open_store
+from payoutwatch.usecases.evaluation import evaluate
 from tests.conftest import make_settings, utc
 
 NOW = utc(2026, 11, 26, 14)

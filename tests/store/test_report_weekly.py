@@ -10,12 +10,12 @@ from sqlalchemy import Engine, select
 
 from payoutwatch.config import Settings
 from payoutwatch.demo import build_platform, load
-from payoutwatch.evaluation import evaluate
 from payoutwatch.metrics import compute
 from payoutwatch.reports.render import render
 from payoutwatch.reports.scheduled import run_scheduled
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.store.tables import report_runs
+from payoutwatch.usecases.evaluation import evaluate
 from tests.conftest import make_settings, utc
 from tests.integration.servers import ChannelServer
 

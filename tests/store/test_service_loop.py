@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from payoutwatch.service import LoopState, run_loop, tick
-from payoutwatch.syncing import source_states
+from payoutwatch.usecases.syncing import source_states
 from tests.certs import make_certificate, write
 from tests.conftest import make_settings, utc
 

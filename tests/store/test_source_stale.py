@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from payoutwatch.evaluation import evaluate
-from payoutwatch.syncing import sync_source
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.syncing import sync_source
 from tests.certs import make_certificate, write
 from tests.conftest import make_settings, utc
 

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from payoutwatch.auth import Role, create_token
-from payoutwatch.evaluation import evaluate
 from payoutwatch.store.tables import api_tokens, audit_log
-from payoutwatch.stripe_webhook import sign
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.stripe_webhook import sign
+from payoutwatch.usecases.tokens import Role, create_token
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import credential, failed_run, load, manual

@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
-from payoutwatch.auth import Role, create_token
 from payoutwatch.demo import build_platform, load
-from payoutwatch.evaluation import evaluate
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.tokens import Role, create_token
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.web.test_serve import free_port

@@ -20,7 +20,7 @@ import uvicorn
 import yaml
 from sqlalchemy import Engine
 
-from payoutwatch.exports import grafana_dashboard, prometheus_rules
+from payoutwatch.usecases.exports import grafana_dashboard, prometheus_rules
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import load, manual

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from payoutwatch.auth import Role, create_token
 from payoutwatch.demo import build_platform, load
-from payoutwatch.evaluation import evaluate
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.tokens import Role, create_token
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from payoutwatch.auth import Role, create_token
-from payoutwatch.evaluation import evaluate
 from payoutwatch.store.engine import open_store
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.tokens import Role, create_token
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
-from payoutwatch.auth import Role, create_token, revoke_token
-from payoutwatch.evaluation import evaluate
 from payoutwatch.reports.access_review import access_review
 from payoutwatch.store.tables import sso_users
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.tokens import Role, create_token, revoke_token
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run

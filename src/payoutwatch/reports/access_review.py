@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from payoutwatch.auth import list_tokens
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
 from payoutwatch.store.tables import sso_users
+from payoutwatch.usecases.tokens import list_tokens
 
 UNUSED_AFTER = timedelta(days=90)
 

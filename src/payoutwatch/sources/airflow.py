@@ -19,9 +19,9 @@ from urllib.parse import quote
 import httpx
 
 from payoutwatch.config import AirflowSource, Settings
-from payoutwatch.pings import REPORTABLE
 from payoutwatch.sources.base import Page, SourceError
 from payoutwatch.sources.http import get_json
+from payoutwatch.usecases.pings import REPORTABLE
 
 PAGE = 100
 OUTCOME = {"success": 0, "failed": 1}

@@ -22,14 +22,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select, text
 
 from payoutwatch import __version__
-from payoutwatch.alert_views import alert_json, notification_json, silence_json
-from payoutwatch.auth import Permission, allowed, authenticate
 from payoutwatch.clock import iso, parse_instant
 from payoutwatch.config import Settings, StripeSource
 from payoutwatch.metrics import DASHBOARD_NAMES, compute
 from payoutwatch.records import RECORD_TYPES, BatchRejected
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import alerts
+from payoutwatch.usecases.alert_queries import alert_json, notification_json, silence_json
+from payoutwatch.usecases.tokens import Permission, allowed, authenticate
 from payoutwatch.web.session import Person
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -183,8 +183,8 @@ def create_app(
             return {"alerts": [alert_json(r) for r in conn.execute(q)]}
 
     def person_action(key: str, who: Person, body: Comment, action: str) -> dict[str, str]:
-        from payoutwatch.alert_actions import AlertAction, act_on_alert
         from payoutwatch.rules.engine import AlertNotFound
+        from payoutwatch.usecases.alert_actions import AlertAction, act_on_alert
 
         try:
             act_on_alert(engine, settings, key, AlertAction(action), actor=who.name, now=now(), comment=body.comment)
@@ -251,7 +251,7 @@ def create_app(
 
     @app.post("/api/v1/ingest/{kind}", tags=["records"])
     async def ingest(kind: str, request: Request, who: Writer) -> JSONResponse:
-        from payoutwatch.ingestion import ingest_text
+        from payoutwatch.usecases.ingestion import ingest_text
 
         if kind not in RECORD_TYPES:
             raise HTTPException(404, f"unknown record kind {kind!r}; expected one of {', '.join(RECORD_TYPES)}")
@@ -270,7 +270,7 @@ def create_app(
 
     @app.post("/api/v1/ping/{job}/{event}", tags=["records"])
     def ping(job: str, event: str, who: Writer, body: PingIn | None = None) -> dict[str, str]:
-        from payoutwatch.pings import PingEvent, record_ping
+        from payoutwatch.usecases.pings import PingEvent, record_ping
 
         try:
             chosen = PingEvent(event)
@@ -296,7 +296,7 @@ def create_app(
 
     @app.post("/webhooks/stripe", tags=["webhooks"])
     async def stripe_webhook(request: Request, source: str | None = None) -> JSONResponse:
-        from payoutwatch.stripe_webhook import SignatureError, handle
+        from payoutwatch.usecases.stripe_webhook import SignatureError, handle
 
         names = [n for n, c in settings.sources.items() if isinstance(c, StripeSource) and c.webhook_secrets]
         name = source if source in names else (names[0] if names and source is None else None)

@@ -14,13 +14,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, func, select
 
-from payoutwatch.alert_views import alert_json
-from payoutwatch.auth import Permission, allowed
 from payoutwatch.clock import iso, parse_instant
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
 from payoutwatch.reports.render import FIGURE_FILTERS
 from payoutwatch.store.tables import alert_history, alerts, notifications
+from payoutwatch.usecases.alert_queries import alert_json
+from payoutwatch.usecases.tokens import Permission, allowed
 from payoutwatch.web import svg
 from payoutwatch.web.session import Person, csrf_ok, csrf_token, current_person, log_in
 
@@ -172,8 +172,8 @@ def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> A
             return who
         if not csrf_ok(request, csrf):
             return HTMLResponse("the form expired; reload the page and try again", status_code=403)
-        from payoutwatch.alert_actions import AlertAction, act_on_alert
         from payoutwatch.rules.engine import AlertNotFound
+        from payoutwatch.usecases.alert_actions import AlertAction, act_on_alert
 
         try:
             act_on_alert(engine, settings, key, AlertAction(action), actor=who.name, now=now(), comment=comment or None)
@@ -283,9 +283,9 @@ def router(settings: Settings, engine: Engine, now: Callable[[], datetime]) -> A
         who = gate(request)
         if not isinstance(who, Person):
             return who
-        from payoutwatch.backtest import actual, compare, replay, steps, with_overrides
         from payoutwatch.config import ConfigError
         from payoutwatch.notify.silences import parse_duration
+        from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
 
         try:
             begin, end = parse_instant(_with_zone(start)), parse_instant(_with_zone(to))

@@ -16,9 +16,9 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Engine, insert, select, update
 
-from payoutwatch.auth import GRANTS, Role, authenticate
 from payoutwatch.config import Settings
 from payoutwatch.store.tables import api_tokens, sso_users
+from payoutwatch.usecases.tokens import GRANTS, Role, authenticate
 
 POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST]
 

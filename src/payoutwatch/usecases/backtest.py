@@ -17,10 +17,10 @@ from sqlalchemy.pool import StaticPool
 
 from payoutwatch.clock import iso
 from payoutwatch.config import ConfigError, Settings, parse_settings
-from payoutwatch.evaluation import EVALUATED_RULES, findings_at
 from payoutwatch.rules.engine import Action, apply_findings
 from payoutwatch.store.engine import make_engine, migrate
 from payoutwatch.store.tables import alert_history
+from payoutwatch.usecases.evaluation import EVALUATED_RULES, findings_at
 
 MAX_STEPS = 100_000
 EVENTFUL = {Action.FIRED.value, Action.STAGE_CHANGED.value, Action.RESOLVED.value, Action.RESOLVED_BY_PERSON.value}

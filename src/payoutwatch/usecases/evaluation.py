@@ -26,7 +26,7 @@ from payoutwatch.rules import (
 from payoutwatch.rules.engine import Transition, apply_findings
 from payoutwatch.rules.findings import Finding, RuleId
 from payoutwatch.store.tables import channel_health
-from payoutwatch.syncing import source_states
+from payoutwatch.usecases.syncing import source_states
 
 EVALUATED_RULES = {
     RuleId.AUTOMATION_FAILURE.value,
