@@ -2,7 +2,7 @@
 
 import re
 
-from payoutwatch.web.svg import bars
+from payoutwatch.web.charts import bars
 
 
 def test_negative_values_hang_below_the_zero_line() -> None:

@@ -1,1 +1,2 @@
-"""The web app: JSON API, health, metrics (pages arrive with the rest of issue 4)."""
+"""The web front-end: ``app.create_app`` (middleware, state), ``deps`` (who, may they, as of when),
+``api/`` and ``pages/`` (one router per area), ``charts`` (server-rendered SVG), ``templates/``."""

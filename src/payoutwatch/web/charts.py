@@ -1,8 +1,10 @@
-"""Small server-rendered SVG charts (no JavaScript library, no CDN)."""
+"""Small server-rendered SVG charts (no JavaScript library, no CDN), and which charts each dashboard page shows."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
+from typing import Any
 
 
 def bars(
@@ -104,4 +106,52 @@ def projection(
         f'y2="{py(projected[1]):.1f}" stroke="#24527a" stroke-dasharray="5 4"/>'
         f'<circle cx="{px(projected[0]):.1f}" cy="{py(projected[1]):.1f}" r="4" fill="#b3261e">'
         f"<title>projected {projected[1]:,.2f}</title></circle></svg>"
+    )
+
+
+def dashboard_charts(name: str, figures: dict[str, Any]) -> dict[str, str]:
+    """The charts of one dashboard page, by the name its template places them under."""
+    if name == "payout_health":
+        cycles = list(reversed(figures["cycles"][:13]))
+        return {
+            "cad": _cycle_bars(cycles, "cad_processed_cents", 100, " CAD", highlight=len(cycles) - 1),
+            "duration": _cycle_bars(cycles, "longest_run_s", 60, " min"),
+            "retries": _cycle_bars(cycles, "retry_count"),
+            "errors": _cycle_bars(cycles, "error_count"),
+        }
+    if name == "fallback_activity":
+        buckets = figures["detection_to_completion"]["histogram_hours"]
+        return {"distribution": bars([(b["bucket"], float(b["count"])) for b in buckets])}
+    if name == "credentials":
+        return {
+            "timeline": timeline(
+                [(c["name"], c["days_left"], c["stage"]) for c in figures["credentials"] if c["days_left"] is not None]
+            )
+        }
+    if name == "reserves":
+        near = figures["near_threshold"][:20]
+        charts = {"near": bars([(n["account_id"], n["buffer_pct"]) for n in near], unit=" % buffer")}
+        for p in figures["projected_breaches"]:
+            if p.get("history") and p["projected_at"]:
+                charts[f"projection:{p['account_id']}"] = _projection_chart(p)
+        return charts
+    return {}
+
+
+def _cycle_bars(
+    cycles: list[dict[str, Any]], field: str, scale: float = 1.0, unit: str = "", highlight: int | None = None
+) -> str:
+    return bars([(c["scheduled_for"][5:10], (c[field] or 0) / scale) for c in cycles], unit=unit, highlight=highlight)
+
+
+def _projection_chart(p: dict[str, Any]) -> str:
+    start = datetime.fromisoformat(p["history"][0]["as_of"].replace("Z", "+00:00"))
+
+    def days(text: str) -> float:
+        return (datetime.fromisoformat(text.replace("Z", "+00:00")) - start).total_seconds() / 86400
+
+    return projection(
+        [(days(h["as_of"]), h["balance_cents"] / 100) for h in p["history"]],
+        (days(p["projected_at"]), p["projected_balance_cents"] / 100),
+        p["threshold_cents"] / 100,
     )

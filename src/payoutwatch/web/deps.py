@@ -1,0 +1,161 @@
+"""FastAPI dependencies shared by the API and the pages: the app's state, who is asking, what they may do,
+and the instant a view is shown at.
+
+The API knows a person by a bearer token only (401 without one, 403 for too little a role). The pages
+also accept a session cookie or a trusted SSO proxy's headers; a visitor they cannot place is sent to
+the login page (``SignInRequired``), one whose role is too small sees the "not allowed" page
+(``NotAllowed``). The handlers for both live in ``web.pages``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from payoutwatch.clock import parse_instant
+from payoutwatch.usecases.tokens import Permission, allowed, authenticate
+from payoutwatch.web.session import Person, current_person
+from payoutwatch.web.state import WebState
+
+bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+State = Annotated[WebState, Depends(web_state)]
+
+
+# --- the API: bearer tokens -------------------------------------------------------------------------
+
+
+def token_person(state: State, credentials: Credentials) -> Person:
+    """The person a bearer token speaks for; 401 without a known, unrevoked token."""
+    if credentials is None:
+        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    with state.engine.begin() as conn:
+        row = authenticate(conn, credentials.credentials, now=state.now())
+    if row is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return Person.of_token(row)
+
+
+def require(who: Person, permission: Permission) -> Person:
+    """``who`` if their role grants ``permission``; 403 naming the role and the permission otherwise."""
+    if not allowed(who.role, permission):
+        raise HTTPException(403, f"the {who.role.value} role may not {permission.value.replace('_', ' ')}")
+    return who
+
+
+def needs(permission: Permission) -> Callable[[Person], Person]:
+    """A dependency: the token's person, refused unless their role grants ``permission``."""
+
+    def check(who: Annotated[Person, Depends(token_person)]) -> Person:
+        return require(who, permission)
+
+    return check
+
+
+Viewer = Annotated[Person, Depends(needs(Permission.VIEW))]
+Handler = Annotated[Person, Depends(needs(Permission.HANDLE_ALERTS))]
+Writer = Annotated[Person, Depends(needs(Permission.WRITE_RECORDS))]
+
+AT_HINT = "an ISO 8601 instant with an offset, e.g. 2026-03-05T11:00:00Z"
+
+
+def api_instant(state: State, at: Annotated[str | None, Query()] = None) -> datetime:
+    """``?at=`` as an instant (now when absent); 422 for a value that is not one."""
+    if at is None:
+        return state.now()
+    try:
+        return parse_instant(at)
+    except ValueError:
+        raise HTTPException(422, f"at: {AT_HINT}") from None
+
+
+At = Annotated[datetime, Depends(api_instant)]
+
+
+# --- the pages: SSO proxy, session cookie or bearer token ---------------------------------------------
+
+
+class SignInRequired(Exception):
+    """Nobody the pages can place is asking: send them to log in, then back to ``path``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class NotAllowed(Exception):
+    """``who`` is known but their role may not see this page."""
+
+    def __init__(self, who: Person) -> None:
+        super().__init__(who.name)
+        self.who = who
+
+
+class BadInstant(Exception):
+    """A page was asked for an instant that is not one; shown as a 400 page with the message."""
+
+
+def page_person(request: Request, state: State) -> Person:
+    who = current_person(request, state.engine, state.settings, state.now())
+    if who is None:
+        raise SignInRequired(request.url.path)
+    return who
+
+
+def page_needs(permission: Permission) -> Callable[[Person], Person]:
+    """A dependency for pages: the visitor, refused with the "not allowed" page unless their role grants
+    ``permission``."""
+
+    def check(who: Annotated[Person, Depends(page_person)]) -> Person:
+        if not allowed(who.role, permission):
+            raise NotAllowed(who)
+        return who
+
+    return check
+
+
+PageViewer = Annotated[Person, Depends(page_needs(Permission.VIEW))]
+PageHandler = Annotated[Person, Depends(page_needs(Permission.HANDLE_ALERTS))]
+
+
+def page_instant_text(value: str) -> datetime:
+    """An instant typed into a page; ``datetime-local`` inputs carry no zone, and the pages speak UTC."""
+    text = value if value.endswith("Z") or "+" in value[10:] else value + "Z"
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise BadInstant(f"{value!r} is not {AT_HINT}") from None
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The instant a page shows, and whether it is a past one (``?at=`` given) rather than now."""
+
+    at: datetime
+    past: bool
+
+
+def page_as_of(state: State, at: str | None = None) -> AsOf:
+    """``?at=`` on a page: now when absent or empty (a cleared form field), the instant otherwise; a value
+    that is not an instant is an error (``BadInstant``), never silently now."""
+    if at:
+        try:
+            return AsOf(page_instant_text(at), True)
+        except BadInstant:
+            pass
+    return AsOf(state.now(), False)
+
+
+PageAt = Annotated[AsOf, Depends(page_as_of)]

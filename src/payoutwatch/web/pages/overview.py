@@ -1,0 +1,56 @@
+"""The overview (every dashboard the visitor may see, on one page) and one page per dashboard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from payoutwatch.metrics import compute
+from payoutwatch.usecases.tokens import Permission, allowed
+from payoutwatch.web.charts import dashboard_charts
+from payoutwatch.web.deps import NotAllowed, PageAt, PageViewer, State
+from payoutwatch.web.pages.render import PAGES, render_page
+from payoutwatch.web.session import Person
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(state: State, request: Request, who: PageViewer, at: PageAt) -> Response:
+    with state.engine.connect() as conn:
+        boards = {
+            name: compute(name, conn, at.at, state.settings)
+            for name in PAGES
+            if name != "credentials" or allowed(who.role, Permission.VIEW_CREDENTIALS)
+        }
+    return render_page(state, request, "overview.html", who, boards=boards, at=at.at, past=at.past)
+
+
+def dashboard_viewer(name: str, who: PageViewer) -> Person:
+    """Credentials need their own permission; the other dashboards only need to be seen."""
+    if name == "credentials" and not allowed(who.role, Permission.VIEW_CREDENTIALS):
+        raise NotAllowed(who)
+    return who
+
+
+@router.get("/dashboards/{name}", response_class=HTMLResponse)
+def dashboard(
+    state: State, request: Request, name: str, who: Annotated[Person, Depends(dashboard_viewer)], at: PageAt
+) -> Response:
+    if name not in PAGES:
+        return HTMLResponse("no such dashboard", status_code=404)
+    with state.engine.connect() as conn:
+        figures = compute(name, conn, at.at, state.settings)
+    return render_page(
+        state,
+        request,
+        f"{name}.html",
+        who,
+        f=figures,
+        at=at.at,
+        past=at.past,
+        charts=dashboard_charts(name, figures),
+        title=PAGES[name],
+    )

@@ -1,0 +1,61 @@
+"""How a page is drawn: the Jinja2 environment, and the frame every page shares (the navigation, the
+firing-alert badge, who is logged in and what they may do)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import func, select
+
+from payoutwatch.reports.render import FIGURE_FILTERS
+from payoutwatch.store.tables import alerts
+from payoutwatch.usecases.tokens import Permission, allowed
+from payoutwatch.web.session import Person, csrf_token
+from payoutwatch.web.state import WebState
+
+PAGES = {
+    "payout_health": "Payout Health",
+    "fallback_activity": "Fallback Activity",
+    "reserves": "Reserves",
+    "credentials": "Credentials",
+}
+
+
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters.update(FIGURE_FILTERS)
+    env.filters["urlpart"] = lambda v: quote(str(v), safe="")
+    return env
+
+
+def render_page(state: WebState, request: Request, template: str, who: Person, /, **context: Any) -> HTMLResponse:
+    """``template`` inside the shared frame (``context`` may name a template variable ``state``)."""
+    with state.engine.connect() as conn:
+        firing: dict[str, int] = dict(
+            conn.execute(
+                select(alerts.c.rule, func.count()).where(alerts.c.state == "firing").group_by(alerts.c.rule)
+            ).all()
+        )
+    html = state.templates.get_template(template).render(
+        request=request,
+        who=who,
+        firing=firing,
+        pages=PAGES,
+        csrf=csrf_token(request),
+        can_handle=allowed(who.role, Permission.HANDLE_ALERTS),
+        can_see_credentials=allowed(who.role, Permission.VIEW_CREDENTIALS),
+        **context,
+    )
+    return HTMLResponse(html)
+
+
+def message_page(state: WebState, *, title: str, message: str, back: tuple[str, str], status_code: int) -> HTMLResponse:
+    """A page that only says what went wrong and offers one way on: ``back`` is (href, label)."""
+    html = state.templates.get_template("error.html").render(
+        title=title, message=message, back_href=back[0], back_label=back[1]
+    )
+    return HTMLResponse(html, status_code=status_code)

@@ -1,0 +1,96 @@
+"""Reports: the index, the weekly snapshot, the quarterly report with its charts, and the back-test form."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from payoutwatch.clock import iso
+from payoutwatch.config import ConfigError
+from payoutwatch.notify.silences import parse_duration
+from payoutwatch.reports.charts import quarterly_charts
+from payoutwatch.reports.quarterly import quarterly
+from payoutwatch.reports.render import render
+from payoutwatch.reports.weekly import weekly
+from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
+from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant_text
+from payoutwatch.web.pages.render import message_page, render_page
+
+router = APIRouter()
+
+MAX_WEB_STEPS = 5000
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports(state: State, request: Request, who: PageViewer) -> Response:
+    now = state.now()
+    local = now.astimezone(state.settings.tz)
+    return render_page(
+        state,
+        request,
+        "reports.html",
+        who,
+        quarter=f"{local.year}Q{(local.month - 1) // 3 + 1}",
+        title="Reports",
+        default_from=iso(now - timedelta(days=30)),
+        default_to=iso(now),
+    )
+
+
+@router.get("/reports/weekly", response_class=HTMLResponse)
+def weekly_report(state: State, who: PageViewer, at: PageAt) -> Response:
+    with state.engine.connect() as conn:
+        return HTMLResponse(render("weekly", weekly(conn, at.at, state.settings), "html"))
+
+
+@router.get("/reports/quarterly", response_class=HTMLResponse)
+def quarterly_report(state: State, who: PageViewer, quarter: str) -> Response:
+    try:
+        with state.engine.connect() as conn:
+            figures = quarterly(conn, quarter, state.settings)
+    except ValueError as exc:
+        return HTMLResponse(str(exc), status_code=422)
+    charts = {
+        n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
+    }
+    return HTMLResponse(render("quarterly", figures, "html", charts))
+
+
+@router.get("/reports/backtest", response_class=HTMLResponse)
+def backtest_page(
+    state: State,
+    request: Request,
+    who: PageViewer,
+    start: str = Query(alias="from"),
+    to: str = Query(),
+    step: str = "1h",
+    overrides: str = Query("", alias="set"),
+) -> Response:
+    try:
+        begin, end = page_instant_text(start), page_instant_text(to)
+        every = parse_duration(step)
+        if len(steps(begin, end, every)) > MAX_WEB_STEPS:
+            raise ValueError(f"at most {MAX_WEB_STEPS} steps here; use a larger step or the CLI")
+        tuned = with_overrides(state.settings, [o.strip() for o in overrides.splitlines() if o.strip()])
+        replayed = replay(state.engine, tuned, start=begin, end=end, step=every)
+    except (BadInstant, ConfigError, ValueError) as exc:
+        return message_page(
+            state, title="Cannot back-test", message=str(exc), back=("/reports", "back"), status_code=422
+        )
+    diff = compare(replayed, actual(state.engine, start=begin, end=end))
+    return render_page(
+        state,
+        request,
+        "backtest.html",
+        who,
+        rows=[r.as_json() for r in replayed],
+        diff=diff,
+        start=iso(begin),
+        end=iso(end),
+        step=step,
+        overrides=overrides,
+        title="Back-test",
+    )

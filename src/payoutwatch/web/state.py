@@ -1,0 +1,34 @@
+"""What every request handler shares, kept on ``app.state`` by the app factory (no closures)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from payoutwatch.config import Settings
+
+
+class LoopStatus(Protocol):
+    """The background loop's heartbeat (``service.Heartbeat``): when it last went round, whether it leads."""
+
+    @property
+    def at(self) -> datetime | None: ...
+
+    @property
+    def leader(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WebState:
+    """Settings, the store, the clock, the loop's status and the page templates of one app."""
+
+    settings: Settings
+    engine: Engine
+    now: Callable[[], datetime]
+    loop: LoopStatus | None
+    templates: Environment
