@@ -150,12 +150,7 @@ class AsOf:
 def page_as_of(state: State, at: str | None = None) -> AsOf:
     """``?at=`` on a page: now when absent or empty (a cleared form field), the instant otherwise; a value
     that is not an instant is an error (``BadInstant``), never silently now."""
-    if at:
-        try:
-            return AsOf(page_instant_text(at), True)
-        except BadInstant:
-            pass
-    return AsOf(state.now(), False)
+    return AsOf(page_instant_text(at), True) if at else AsOf(state.now(), False)
 
 
 PageAt = Annotated[AsOf, Depends(page_as_of)]
