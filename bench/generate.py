@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from sqlalchemy import Engine, text  # noqa: E402
 
 from payoutwatch.config import parse_settings  # noqa: E402
-from payoutwatch.metrics.common import schedule_of  # noqa: E402
+from payoutwatch.schedule import schedule_of  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
 from payoutwatch.store.types import to_micros  # noqa: E402
 

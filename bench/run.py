@@ -31,8 +31,8 @@ from bench import baseline  # noqa: E402
 from bench.generate import END, SETTINGS  # noqa: E402
 from payoutwatch.clock import parse_instant  # noqa: E402
 from payoutwatch.metrics import compute  # noqa: E402
-from payoutwatch.metrics.common import schedule_of  # noqa: E402
 from payoutwatch.metrics.reserves import projected_breaches  # noqa: E402
+from payoutwatch.schedule import schedule_of  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
 from payoutwatch.store.types import to_micros  # noqa: E402
 from payoutwatch.usecases.evaluation import evaluate  # noqa: E402

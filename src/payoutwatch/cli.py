@@ -8,14 +8,14 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from payoutwatch.clock import SystemClock, iso, parse_instant
+from payoutwatch.clock import SystemClock, iso
 from payoutwatch.config import ConfigError, Settings, load_settings, redacted
 
 app = typer.Typer(
@@ -76,13 +76,13 @@ def actor() -> str:
     return os.environ.get("PAYOUTWATCH_USER") or getpass.getuser()
 
 
-def instant(value: str | None) -> datetime:
-    if value is None:
-        return clock.now()
+def instant(value: str | None, option_name: str = "--at") -> datetime:
+    from payoutwatch.usecases.instants import InstantError, instant_or_now
+
     try:
-        return parse_instant(value)
-    except ValueError:
-        fail(f"--at {value!r} is not an ISO 8601 instant with an offset, e.g. 2026-03-05T11:00:00Z", code=2)
+        return instant_or_now(value, option_name=option_name, now=clock.now())
+    except InstantError as exc:
+        fail(str(exc), code=2)
 
 
 def print_json(data: Any) -> None:
@@ -320,45 +320,23 @@ def silence_add(
     author: Annotated[str | None, typer.Option(help="Who; default $PAYOUTWATCH_USER or the login name.")] = None,
 ) -> None:
     """Add a silence: matching notifications are recorded but not delivered."""
-    from payoutwatch.notify.silences import Matcher, add_silence, parse_duration
-    from payoutwatch.store.audit import audit
+    from payoutwatch.notify.silences import Matcher
+    from payoutwatch.usecases.alert_actions import SilenceRejected, add_silence, silence_length
 
-    begins = instant(start)
     try:
-        length = parse_duration(duration) if duration else timedelta(hours=hours)
-    except ValueError as exc:
+        added = add_silence(
+            state.engine(),
+            Matcher(rule, key, owner),
+            comment=comment,
+            author=author or actor(),
+            now=clock.now(),
+            starts_at=instant(start, "--start") if start else None,
+            ends_at=instant(end, "--end") if end else None,
+            length=silence_length(hours=hours, duration=duration),
+        )
+    except SilenceRejected as exc:
         fail(str(exc), code=2)
-    ends = instant(end) if end else begins + length
-    now = clock.now()
-    who = author or actor()
-    try:
-        with state.engine().begin() as conn:
-            silence_id = add_silence(
-                conn,
-                Matcher(rule, key, owner),
-                starts_at=begins,
-                ends_at=ends,
-                author=who,
-                comment=comment,
-                now=now,
-            )
-            audit(
-                conn,
-                actor=who,
-                action="silence_add",
-                target=str(silence_id),
-                now=now,
-                details={
-                    "rule": rule,
-                    "key": key,
-                    "owner": owner,
-                    "starts_at": iso(begins),
-                    "ends_at": iso(ends),
-                },
-            )
-    except ValueError as exc:
-        fail(str(exc), code=2)
-    out.print(f"silence {silence_id} active {iso(begins)} → {iso(ends)}", highlight=False)
+    out.print(f"silence {added.id} active {iso(added.starts_at)} → {iso(added.ends_at)}", highlight=False)
 
 
 @silence_app.command("list")
@@ -447,30 +425,15 @@ def _ping(job: str, event: Any, **kwargs: Any) -> str | None:
 
 
 def _run_monitored(job: str, command: list[str], run_id: str | None) -> int:
-    import subprocess
-    import tempfile
+    from payoutwatch.usecases.pings import run_monitored
 
-    from payoutwatch.usecases.pings import REPORTABLE, PingEvent
+    def ping(event: Any, *, run_id: str | None, exit_code: int | None = None, figures: Any = None) -> str | None:
+        return _ping(job, event, run_id=run_id, exit_code=exit_code, figures=figures)
 
-    run = _ping(job, PingEvent.START, run_id=run_id) or run_id
-    with tempfile.TemporaryDirectory(prefix="payoutwatch-") as folder:
-        report = Path(folder) / "report.json"
-        env = {**os.environ, "PAYOUTWATCH_RUN_REPORT": str(report)}
-        try:
-            code = subprocess.run(command, env=env, check=False).returncode
-        except OSError as exc:
-            err.print(f"payoutwatch: cannot run {command[0]}: {exc.strerror}", highlight=False, markup=False)
-            code = 127
-        reported: dict[str, Any] = {}
-        if report.exists():
-            try:
-                loaded = json.loads(report.read_text())
-                reported = {k: v for k, v in loaded.items() if k in REPORTABLE} if isinstance(loaded, dict) else {}
-            except (OSError, json.JSONDecodeError):
-                err.print("payoutwatch: $PAYOUTWATCH_RUN_REPORT is not a JSON object; ignored", markup=False)
-    event = PingEvent.SUCCESS if code == 0 else PingEvent.FAIL
-    _ping(job, event, run_id=run, exit_code=code, figures=reported)
-    return code
+    def warn(message: str) -> None:
+        err.print(message, highlight=False, markup=False)
+
+    return run_monitored(command, run_id=run_id, ping=ping, warn=warn)
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports for the review cadence.")
@@ -579,14 +542,11 @@ def report_reserve_review(
 @app.command()
 def review(key: str, note: Annotated[str | None, typer.Option(help="What was checked or decided.")] = None) -> None:
     """Mark the latest episode of an alert as reviewed (Finance's reserve review), audited."""
-    from payoutwatch.reports.reserve_review import mark_reviewed
-    from payoutwatch.store.audit import audit
+    from payoutwatch.usecases.alert_actions import review_alert
 
-    now, who = clock.now(), actor()
+    who = actor()
     try:
-        with state.engine().begin() as conn:
-            alert_id = mark_reviewed(conn, key, actor=who, now=now, note=note)
-            audit(conn, actor=who, action="review", target=key, now=now, details={"alert_id": alert_id, "note": note})
+        review_alert(state.engine(), key, actor=who, now=clock.now(), note=note)
     except LookupError as exc:
         fail(str(exc))
     out.print(f"reviewed {key} as {who}", highlight=False)
@@ -652,21 +612,11 @@ def reconcile_sign_off(
     comment: Annotated[str | None, typer.Option(help="What was checked or accepted.")] = None,
 ) -> None:
     """Record that Finance reconciled the cycle (with the figures signed), audited."""
-    from payoutwatch.reports.reconciliation import sign_off
-    from payoutwatch.store.audit import audit
+    from payoutwatch.usecases.alert_actions import sign_off_cycle
 
-    when, now, who = _cycle(cycle), clock.now(), actor()
+    when, who = _cycle(cycle), actor()
     try:
-        with state.engine().begin() as conn:
-            figures = sign_off(conn, when, state.settings, actor=who, now=now, comment=comment)
-            audit(
-                conn,
-                actor=who,
-                action="reconciliation_sign_off",
-                target=iso(when),
-                now=now,
-                details={"difference_cents": figures["difference_cents"]},
-            )
+        figures = sign_off_cycle(state.engine(), state.settings, when, actor=who, now=clock.now(), comment=comment)
     except ValueError as exc:
         fail(str(exc))
     out.print(f"cycle {iso(when)} signed off by {who}; difference {figures['difference_cents']} cents", highlight=False)

@@ -22,7 +22,6 @@ from sqlalchemy import Engine, delete, exists, select
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import DASHBOARD_NAMES, compute
-from payoutwatch.metrics.common import schedule_of
 from payoutwatch.records import (
     Credential,
     JobRun,
@@ -32,6 +31,7 @@ from payoutwatch.records import (
     ScheduledPayout,
     Transfer,
 )
+from payoutwatch.schedule import schedule_of
 from payoutwatch.store.audit import audit
 from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import RECORD_TABLES, audit_log, metadata

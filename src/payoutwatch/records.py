@@ -93,6 +93,18 @@ class JobRun(Record):
         return value
 
 
+# The figures a job may report about its own run (pings, the monitored command, Airflow's XCom).
+RUN_FIGURES = (
+    "scheduled_for",
+    "studios_scheduled",
+    "studios_processed",
+    "success_count",
+    "error_count",
+    "retry_count",
+    "cad_processed_cents",
+)
+
+
 class ScheduledPayout(Record):
     record_kind: ClassVar[str] = "scheduled_payouts"
     key_fields: ClassVar[tuple[str, ...]] = ("payout_id",)
@@ -200,7 +212,7 @@ def parse_batch(kind: str, text: str, *, currency: str = "CAD") -> list[Record]:
     """Parse and validate a whole batch; raise ``BatchRejected`` listing every bad record."""
     if kind not in RECORD_TYPES:
         raise ValueError(unknown_kind_message(kind))
-    objects, errors, unit = _split(text)
+    objects, errors, unit = split_batch(text)
     return validate_objects(kind, objects, currency=currency, errors=errors, unit=unit)
 
 
@@ -238,7 +250,8 @@ def validate_objects(
     return records
 
 
-def _split(text: str) -> tuple[list[tuple[int, Any]], list[RecordError], str]:
+def split_batch(text: str) -> tuple[list[tuple[int, Any]], list[RecordError], str]:
+    """JSON Lines or a JSON array as numbered objects, the lines that are not JSON, and the unit (line or record)."""
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:

@@ -15,11 +15,15 @@ import bisect
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
 from payoutwatch.clock import to_utc
+
+if TYPE_CHECKING:
+    from payoutwatch.config import Settings
 
 _CHUNK = 64
 
@@ -93,3 +97,9 @@ class Schedule:
 @lru_cache(maxsize=8)
 def schedule_for(rule: str, start: date | datetime, timezone: str) -> Schedule:
     return Schedule(rule, start, timezone)
+
+
+def schedule_of(settings: Settings) -> Schedule:
+    """The configured payout schedule (cached per rule, start and timezone)."""
+    s = settings.schedule
+    return schedule_for(s.rrule, s.start, settings.timezone)

@@ -1,4 +1,4 @@
-"""Small helpers shared by the dashboards: rounding, percentiles, the schedule."""
+"""Small helpers shared by the dashboards: rounding, percentiles, windows."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from payoutwatch.config import Settings
-from payoutwatch.schedule import Schedule, schedule_for
-
 DAY = 86400.0
-
-
-def schedule_of(settings: Settings) -> Schedule:
-    s = settings.schedule
-    return schedule_for(s.rrule, s.start, settings.timezone)
 
 
 def seconds(delta: timedelta) -> float:

@@ -9,8 +9,9 @@ from sqlalchemy import Connection, select
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.metrics.common import pct, schedule_of
+from payoutwatch.metrics.common import pct
 from payoutwatch.metrics.runs import RunFigures, runs_known_at, runs_of_cycles, select_runs
+from payoutwatch.schedule import schedule_of
 from payoutwatch.store.tables import job_runs
 
 CYCLES_SHOWN = 26  # a year of biweekly cycles

@@ -16,8 +16,8 @@ from sqlalchemy.sql import Subquery
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.metrics.common import schedule_of
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP, PayoutStatus
+from payoutwatch.schedule import schedule_of
 from payoutwatch.store.tables import reserve_accounts, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed
 

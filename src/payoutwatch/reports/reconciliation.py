@@ -15,8 +15,8 @@ from sqlalchemy import Connection, and_, case, exists, func, literal, or_, selec
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.metrics.common import schedule_of
 from payoutwatch.records import PayoutStatus
+from payoutwatch.schedule import schedule_of
 from payoutwatch.store.tables import reconciliation_signoffs, scheduled_payouts, transfers
 
 CATEGORIES = ("matched", "missing_transfer", "amount_mismatch", "reversed", "unexpected_transfer", "orphan_transfer")
@@ -169,24 +169,3 @@ def to_csv(figures: dict[str, Any]) -> str:
     for name, t in figures["totals"].items():
         writer.writerow([figures["cycle"], f"total:{name}", "", "", "", "", t["ledger_cents"], t["psp_cents"], ""])
     return buffer.getvalue()
-
-
-def sign_off(
-    conn: Connection, cycle: datetime, settings: Settings, *, actor: str, now: datetime, comment: str | None
-) -> dict[str, Any]:
-    """Record Finance's sign-off of the cycle with the figures it signed (once per cycle)."""
-    from sqlalchemy import insert
-
-    figures = reconciliation(conn, cycle, settings)
-    if figures["signed_off"] is not None:
-        raise ValueError(f"cycle {iso(cycle)} was already signed off by {figures['signed_off']['by']}")
-    conn.execute(
-        insert(reconciliation_signoffs).values(
-            cycle=cycle,
-            signed_by=actor,
-            signed_at=now,
-            comment=comment,
-            totals={"totals": figures["totals"], "difference_cents": figures["difference_cents"]},
-        )
-    )
-    return figures

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, or_, select
 
 from payoutwatch.clock import iso
 from payoutwatch.store.tables import alert_reviews, alerts
@@ -47,18 +47,3 @@ def reserve_review(conn: Connection, at: datetime, days: float = 7) -> dict[str,
         "episodes": episodes,
         "unreviewed": sum(1 for e in episodes if e["reviewed_by"] is None),
     }
-
-
-def mark_reviewed(conn: Connection, key: str, *, actor: str, now: datetime, note: str | None) -> int:
-    """Mark the latest episode of ``key`` reviewed (again, if it already was); returns its alert id."""
-    alert_id = conn.execute(
-        select(alerts.c.id).where(alerts.c.key == key).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
-    ).scalar()
-    if alert_id is None:
-        raise LookupError(f"no alert with key {key!r}")
-    values = {"reviewed_by": actor, "reviewed_at": now, "note": note}
-    if conn.execute(select(alert_reviews.c.alert_id).where(alert_reviews.c.alert_id == alert_id)).first():
-        conn.execute(update(alert_reviews).where(alert_reviews.c.alert_id == alert_id).values(**values))
-    else:
-        conn.execute(insert(alert_reviews).values(alert_id=alert_id, **values))
-    return int(alert_id)

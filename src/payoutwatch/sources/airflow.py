@@ -19,9 +19,9 @@ from urllib.parse import quote
 import httpx
 
 from payoutwatch.config import AirflowSource, Settings
+from payoutwatch.records import RUN_FIGURES
 from payoutwatch.sources.base import Page, SourceError
 from payoutwatch.sources.http import get_json
-from payoutwatch.usecases.pings import REPORTABLE
 
 PAGE = 100
 OUTCOME = {"success": 0, "failed": 1}
@@ -124,4 +124,4 @@ class Airflow:
                 value = json.loads(value)
             except json.JSONDecodeError:
                 raise SourceError(f"XCom {self.config.xcom_key} is not JSON") from None
-        return {k: v for k, v in (value or {}).items() if k in REPORTABLE}
+        return {k: v for k, v in (value or {}).items() if k in RUN_FIGURES}

@@ -1,10 +1,89 @@
-"""How a stored alert is shown (CLI JSON and the API): one shape for both."""
+"""What people look up about alerts (the CLI, the API and the pages call these), and the one JSON shape
+of an alert, a silence and a notification.
+
+- ``list_alerts``: open alerts (or resolved, or all), newest first, optionally by rule and owner.
+- ``alert_detail``: an alert's latest episode with its history and its notifications.
+- ``list_silences`` / ``list_notifications``: the silences (active, or all) and the outbox rows.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Engine, select
+
 from payoutwatch.clock import iso
+from payoutwatch.notify import outbox, silences
+from payoutwatch.store.tables import alert_history, alerts, notifications
+
+
+class AlertFilter(StrEnum):
+    """Which alerts a listing shows."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class AlertDetail:
+    alert: dict[str, Any]  # alert_json of the latest episode
+    history: list[Any]  # alert_history rows, oldest first
+    notifications: list[Any]  # outbox rows of this episode, oldest first
+
+
+def list_alerts(
+    engine: Engine,
+    *,
+    which: AlertFilter = AlertFilter.FIRING,
+    rule: str | None = None,
+    owner: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts as ``alert_json``, newest first (by start, then id); ``limit`` None means every one."""
+    q = select(alerts).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
+    if which is not AlertFilter.ALL:
+        q = q.where(alerts.c.state == which.value)
+    if rule:
+        q = q.where(alerts.c.rule == rule)
+    if owner:
+        q = q.where(alerts.c.owner == owner)
+    if limit is not None:
+        q = q.limit(limit)
+    with engine.connect() as conn:
+        return [alert_json(r) for r in conn.execute(q)]
+
+
+def alert_detail(engine: Engine, key: str) -> AlertDetail | None:
+    """The latest episode of ``key`` with its history and notifications; None when no alert has that key."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(alerts).where(alerts.c.key == key).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
+        ).first()
+        if row is None:
+            return None
+        history = conn.execute(
+            select(alert_history).where(alert_history.c.alert_id == row.id).order_by(alert_history.c.id)
+        ).all()
+        sent = conn.execute(
+            select(notifications).where(notifications.c.alert_id == row.id).order_by(notifications.c.id)
+        ).all()
+    return AlertDetail(alert_json(row), list(history), list(sent))
+
+
+def list_silences(engine: Engine, *, now: datetime, include_expired: bool = False) -> list[dict[str, Any]]:
+    """Active silences at ``now`` (or every one) as ``silence_json``, oldest first."""
+    with engine.connect() as conn:
+        return [silence_json(r) for r in silences.list_silences(conn, now=now, include_expired=include_expired)]
+
+
+def list_notifications(engine: Engine, *, failed_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+    """The most recent outbox rows (or only those that gave up) as ``notification_json``, newest first."""
+    with engine.connect() as conn:
+        return [notification_json(r) for r in outbox.list_notifications(conn, failed_only=failed_only, limit=limit)]
 
 
 def alert_json(row: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Engine, select
 
 from payoutwatch.config import Settings
 from payoutwatch.metrics import fallback_activity
-from payoutwatch.metrics.common import schedule_of
 from payoutwatch.metrics.credentials import in_force
 from payoutwatch.metrics.reserves import projected_breaches
 from payoutwatch.metrics.runs import runs_of_cycles
@@ -25,6 +24,7 @@ from payoutwatch.rules import (
 )
 from payoutwatch.rules.engine import Transition, apply_findings
 from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.schedule import schedule_of
 from payoutwatch.store.tables import channel_health
 from payoutwatch.usecases.syncing import source_states
 

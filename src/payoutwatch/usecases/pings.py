@@ -2,33 +2,31 @@
 
 Each ping is a ``job_runs`` record written through the same validated upsert as ``ingest``.
 A finish without a known run id closes the job's latest unfinished run, or records a run of
-zero duration when none is open (a job that only reports its end).
+zero duration when none is open (a job that only reports its end). ``run_monitored`` wraps a
+command: a start ping, the command, then a success or fail ping with the figures it reported.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
 from payoutwatch.config import Settings
-from payoutwatch.metrics.common import schedule_of
-from payoutwatch.records import validate_objects
-from payoutwatch.store.ingest import ingest_records
+from payoutwatch.records import RUN_FIGURES
 from payoutwatch.store.tables import job_runs
+from payoutwatch.usecases.ingestion import store_records
 
-REPORTABLE = (
-    "scheduled_for",
-    "studios_scheduled",
-    "studios_processed",
-    "success_count",
-    "error_count",
-    "retry_count",
-    "cad_processed_cents",
-)
+REPORT_VARIABLE = "PAYOUTWATCH_RUN_REPORT"
 
 
 class PingEvent(StrEnum):
@@ -50,9 +48,9 @@ def record_ping(
 ) -> str:
     """Record one ping and return the run id it applies to (raises BatchRejected for bad figures)."""
     figures = dict(figures or {})
-    unknown = set(figures) - set(REPORTABLE)
+    unknown = set(figures) - set(RUN_FIGURES)
     if unknown:
-        raise ValueError(f"unknown figures {sorted(unknown)}; a ping may report {', '.join(REPORTABLE)}")
+        raise ValueError(f"unknown figures {sorted(unknown)}; a ping may report {', '.join(RUN_FIGURES)}")
     with engine.begin() as conn:
         current: dict[str, Any] = {}
         if event is not PingEvent.START:
@@ -60,23 +58,66 @@ def record_ping(
             q = q.where(job_runs.c.run_id == run_id) if run_id else q.where(job_runs.c.finished_at.is_(None))
             row = conn.execute(q.order_by(job_runs.c.started_at.desc()).limit(1)).mappings().first()
             if row is not None:
-                current = {k: v for k, v in row.items() if k in ("run_id", "started_at", "scheduled_for", *REPORTABLE)}
+                current = {k: v for k, v in row.items() if k in ("run_id", "started_at", "scheduled_for", *RUN_FIGURES)}
         record: dict[str, Any] = {
             "run_id": run_id or current.get("run_id") or _new_run_id(job, now),
             "job": job,
             "started_at": current.get("started_at", now),
             "source": "ping",
         }
-        record.update({k: v for k, v in current.items() if k in REPORTABLE and v is not None})
+        record.update({k: v for k, v in current.items() if k in RUN_FIGURES and v is not None})
         record.update(figures)
         if event is not PingEvent.START:
             record["finished_at"] = now
             record["exit_code"] = exit_code if exit_code is not None else (0 if event is PingEvent.SUCCESS else 1)
         serialisable = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
-        [run] = validate_objects("job_runs", [(1, serialisable)], currency=settings.currency, unit="ping")
-        ingest_records(conn, "job_runs", [run], schedule=schedule_of(settings), now=now)
+        store_records(conn, settings, "job_runs", [(1, serialisable)], now=now, unit="ping")
     return str(record["run_id"])
 
 
 def _new_run_id(job: str, now: datetime) -> str:
     return f"{job}-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+class PingRecorder(Protocol):
+    """Records one ping and returns its run id, or None when it could not be recorded (never raises)."""
+
+    def __call__(
+        self,
+        event: PingEvent,
+        *,
+        run_id: str | None,
+        exit_code: int | None = None,
+        figures: dict[str, Any] | None = None,
+    ) -> str | None: ...
+
+
+def run_monitored(command: list[str], *, run_id: str | None, ping: PingRecorder, warn: Callable[[str], None]) -> int:
+    """Run ``command`` between a start and a finish ping; return its exit code (127 if it cannot start).
+
+    The command may write a JSON object of ``RUN_FIGURES`` to the file named by
+    ``$PAYOUTWATCH_RUN_REPORT``; those figures go with the finish ping. A ping that cannot be
+    recorded never stops the command: ``ping`` reports it and returns None.
+    """
+    run = ping(PingEvent.START, run_id=run_id) or run_id
+    with tempfile.TemporaryDirectory(prefix="payoutwatch-") as folder:
+        report = Path(folder) / "report.json"
+        env = {**os.environ, REPORT_VARIABLE: str(report)}
+        try:
+            code = subprocess.run(command, env=env, check=False).returncode
+        except OSError as exc:
+            warn(f"payoutwatch: cannot run {command[0]}: {exc.strerror}")
+            code = 127
+        reported = _reported_figures(report, warn) if report.exists() else {}
+    event = PingEvent.SUCCESS if code == 0 else PingEvent.FAIL
+    ping(event, run_id=run, exit_code=code, figures=reported)
+    return code
+
+
+def _reported_figures(report: Path, warn: Callable[[str], None]) -> dict[str, Any]:
+    try:
+        loaded = json.loads(report.read_text())
+    except (OSError, json.JSONDecodeError):
+        warn(f"payoutwatch: ${REPORT_VARIABLE} is not a JSON object; ignored")
+        return {}
+    return {k: v for k, v in loaded.items() if k in RUN_FIGURES} if isinstance(loaded, dict) else {}

@@ -20,12 +20,10 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from payoutwatch.config import Settings, StripeSource
-from payoutwatch.metrics.common import schedule_of
-from payoutwatch.records import validate_objects
 from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record
 from payoutwatch.store.audit import audit
-from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import webhook_events
+from payoutwatch.usecases.ingestion import store_records
 
 HANDLED = {"payout.paid", "payout.failed", "transfer.created", "transfer.reversed", "balance.available"}
 
@@ -126,9 +124,7 @@ def handle(
             return WebhookOutcome(event_id, kind, applied=False, records=0)
         count = 0
         for record_kind, rows in (records_of(event, config, settings.currency) if kind in HANDLED else {}).items():
-            records = validate_objects(record_kind, list(enumerate(rows, 1)), currency=settings.currency, unit="event")
-            ingest_records(conn, record_kind, records, schedule=schedule_of(settings), now=now)
-            count += len(records)
+            count += store_records(conn, settings, record_kind, list(enumerate(rows, 1)), now=now, unit="event").valid
         conn.execute(
             insert(webhook_events).values(event_id=event_id, source=source, type=kind, received_at=now, records=count)
         )

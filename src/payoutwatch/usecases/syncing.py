@@ -18,12 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from payoutwatch.config import Settings
-from payoutwatch.metrics.common import schedule_of
-from payoutwatch.records import BatchRejected, validate_objects
+from payoutwatch.records import BatchRejected
 from payoutwatch.sources.base import Page, Source, SourceError
 from payoutwatch.sources.registry import build_source
-from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import source_state
+from payoutwatch.usecases.ingestion import store_records
 
 MAX_REPORTED_PROBLEMS = 5
 
@@ -121,17 +120,17 @@ def _describe(exc: Exception) -> str:
 
 
 def _write(engine: Engine, settings: Settings, name: str, page: Page, now: datetime, result: SyncResult) -> None:
-    validated = {
-        kind: validate_objects(kind, list(enumerate(rows, start=1)), currency=settings.currency, unit="record")
-        for kind, rows in page.records.items()
-    }
+    """One page in one transaction: its records, then its cursor; counted once it is committed."""
     with engine.begin() as conn:
-        for kind, records in validated.items():
-            ingest_records(conn, kind, records, schedule=schedule_of(settings), now=now)
-            result.counts[kind] = result.counts.get(kind, 0) + len(records)
-        result.facts.update(page.facts)
+        stored = [
+            store_records(conn, settings, kind, list(enumerate(rows, start=1)), now=now)
+            for kind, rows in page.records.items()
+        ]
         if page.cursor is not None:
             _save(conn, name, now, cursor=page.cursor)
+    for batch in stored:
+        result.counts[batch.kind] = result.counts.get(batch.kind, 0) + batch.valid
+    result.facts.update(page.facts)
 
 
 def _cursor(engine: Engine, name: str) -> dict[str, Any] | None:

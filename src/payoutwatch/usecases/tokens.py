@@ -1,18 +1,23 @@
 """API tokens and roles: who may see and do what (issue 4's permission table).
 
 A token is 32 random bytes, shown once and stored as its SHA-256; every use records when.
+The use cases ``create``, ``revoke`` (each audited, one transaction) and ``listing`` serve the
+CLI; ``create_token``, ``revoke_token`` and ``authenticate`` are their steps on a connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
+from payoutwatch.clock import iso
+from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import api_tokens
 
 PREFIX = "pwt_"
@@ -85,3 +90,56 @@ def authenticate(conn: Connection, token: str, *, now: datetime) -> Any | None:
 
 def list_tokens(conn: Connection) -> list[Any]:
     return list(conn.execute(select(api_tokens).order_by(api_tokens.c.id)))
+
+
+class TokenNotFound(LookupError):
+    """No active token has that id."""
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    id: int
+    name: str
+    role: Role
+    token: str  # shown once; only its digest is stored
+
+
+def create(engine: Engine, *, name: str, role: Role, actor: str, now: datetime) -> CreatedToken:
+    """Create a token for ``name`` with ``role``, audited."""
+    with engine.begin() as conn:
+        token_id, token = create_token(conn, name=name, role=role, actor=actor, now=now)
+        audit(
+            conn,
+            actor=actor,
+            action="token_create",
+            target=str(token_id),
+            now=now,
+            details={"name": name, "role": role.value},
+        )
+    return CreatedToken(token_id, name, role, token)
+
+
+def revoke(engine: Engine, token_id: int, *, actor: str, now: datetime) -> None:
+    """Revoke a token at once, audited; raises ``TokenNotFound`` when no active token has that id."""
+    with engine.begin() as conn:
+        if not revoke_token(conn, token_id, now=now):
+            raise TokenNotFound(f"no active token {token_id}")
+        audit(conn, actor=actor, action="token_revoke", target=str(token_id), now=now)
+
+
+def listing(engine: Engine, *, now: datetime) -> list[dict[str, Any]]:
+    """Every token with role, age, last use and whether revoked (never the token or its digest)."""
+    with engine.connect() as conn:
+        return [
+            {
+                "id": t.id,
+                "name": t.name,
+                "role": t.role,
+                "created_at": iso(t.created_at),
+                "created_by": t.created_by,
+                "age_days": (now - t.created_at).days,
+                "last_used_at": iso(t.last_used_at),
+                "revoked_at": iso(t.revoked_at),
+            }
+            for t in list_tokens(conn)
+        ]

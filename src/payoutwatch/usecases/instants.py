@@ -1,0 +1,51 @@
+"""The one policy for an instant a person types (CLI options, API query values, page forms).
+
+A value is ISO 8601 with an offset or ``Z``; anything else is an error naming the option, never a
+silent fallback to now. Only an absent value means now.
+
+>>> parse_instant("2026-03-05T06:00:00-05:00", option_name="--at").isoformat()
+'2026-03-05T11:00:00+00:00'
+>>> try:
+...     parse_instant("yesterday", option_name="--at")
+... except InstantError as exc:
+...     print(exc)
+--at 'yesterday' is not an ISO 8601 instant with an offset, e.g. 2026-03-05T11:00:00Z
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from payoutwatch import clock
+
+EXAMPLE = "2026-03-05T11:00:00Z"
+_HAS_OFFSET = re.compile(r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$")
+
+
+class InstantError(ValueError):
+    """A value that is not an instant; the message names the option and shows a valid example."""
+
+
+def parse_instant(text: str, *, option_name: str, naive_as_utc: bool = False) -> datetime:
+    """``text`` as an aware UTC instant, or ``InstantError``.
+
+    ``naive_as_utc`` reads a value without an offset as UTC: an HTML ``datetime-local`` input
+    carries no zone and the pages speak UTC. Everywhere else a missing offset is an error.
+    """
+    value = text.strip()
+    if naive_as_utc and "T" in value and not _HAS_OFFSET.search(value):
+        value += "Z"
+    try:
+        return clock.parse_instant(value)
+    except ValueError:
+        raise InstantError(
+            f"{option_name} {text!r} is not an ISO 8601 instant with an offset, e.g. {EXAMPLE}"
+        ) from None
+
+
+def instant_or_now(text: str | None, *, option_name: str, now: datetime, naive_as_utc: bool = False) -> datetime:
+    """``now`` when no value was given, else ``parse_instant`` (a bad value is an error, not now)."""
+    if text is None:
+        return now
+    return parse_instant(text, option_name=option_name, naive_as_utc=naive_as_utc)
