@@ -3,6 +3,7 @@ of an alert, a silence and a notification.
 
 - ``list_alerts``: open alerts (or resolved, or all), newest first, optionally by rule and owner.
 - ``alert_detail``: an alert's latest episode with its history and its notifications.
+- ``firing_by_rule``: how many alerts fire per rule (the pages' badge, ``/metrics``).
 - ``list_silences`` / ``list_notifications``: the silences (active, or all) and the outbox rows.
 """
 
@@ -13,10 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from payoutwatch.clock import iso
 from payoutwatch.notify import outbox, silences
+from payoutwatch.rules.engine import AlertState
 from payoutwatch.store.tables import alert_history, alerts, notifications
 
 
@@ -72,6 +74,12 @@ def alert_detail(engine: Engine, key: str) -> AlertDetail | None:
             select(notifications).where(notifications.c.alert_id == row.id).order_by(notifications.c.id)
         ).all()
     return AlertDetail(alert_json(row), list(history), list(sent))
+
+
+def firing_by_rule(conn: Connection) -> dict[str, int]:
+    """How many alerts fire per rule; a rule with none firing is absent."""
+    q = select(alerts.c.rule, func.count()).where(alerts.c.state == AlertState.FIRING.value).group_by(alerts.c.rule)
+    return {rule: count for rule, count in conn.execute(q).all()}
 
 
 def list_silences(engine: Engine, *, now: datetime, include_expired: bool = False) -> list[dict[str, Any]]:

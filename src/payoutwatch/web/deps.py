@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from payoutwatch.clock import parse_instant
+from payoutwatch.usecases.instants import InstantError, instant_or_now, parse_instant
 from payoutwatch.usecases.tokens import Permission, allowed, authenticate
 from payoutwatch.web.session import Person, current_person
 from payoutwatch.web.state import WebState
@@ -68,17 +68,13 @@ Viewer = Annotated[Person, Depends(needs(Permission.VIEW))]
 Handler = Annotated[Person, Depends(needs(Permission.HANDLE_ALERTS))]
 Writer = Annotated[Person, Depends(needs(Permission.WRITE_RECORDS))]
 
-AT_HINT = "an ISO 8601 instant with an offset, e.g. 2026-03-05T11:00:00Z"
-
 
 def api_instant(state: State, at: Annotated[str | None, Query()] = None) -> datetime:
     """``?at=`` as an instant (now when absent); 422 for a value that is not one."""
-    if at is None:
-        return state.now()
     try:
-        return parse_instant(at)
-    except ValueError:
-        raise HTTPException(422, f"at: {AT_HINT}") from None
+        return instant_or_now(at, option_name="at", now=state.now())
+    except InstantError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 At = Annotated[datetime, Depends(api_instant)]
@@ -130,13 +126,13 @@ PageViewer = Annotated[Person, Depends(page_needs(Permission.VIEW))]
 PageHandler = Annotated[Person, Depends(page_needs(Permission.HANDLE_ALERTS))]
 
 
-def page_instant_text(value: str) -> datetime:
-    """An instant typed into a page; ``datetime-local`` inputs carry no zone, and the pages speak UTC."""
-    text = value if value.endswith("Z") or "+" in value[10:] else value + "Z"
+def page_instant(value: str, *, field: str) -> datetime:
+    """An instant typed into a page's ``field``; ``datetime-local`` inputs carry no zone, and the pages
+    speak UTC. Raises ``BadInstant`` naming the field and the value."""
     try:
-        return parse_instant(text)
-    except ValueError:
-        raise BadInstant(f"{value!r} is not {AT_HINT}") from None
+        return parse_instant(value, option_name=field, naive_as_utc=True)
+    except InstantError as exc:
+        raise BadInstant(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -150,7 +146,7 @@ class AsOf:
 def page_as_of(state: State, at: str | None = None) -> AsOf:
     """``?at=`` on a page: now when absent or empty (a cleared form field), the instant otherwise; a value
     that is not an instant is an error (``BadInstant``), never silently now."""
-    return AsOf(page_instant_text(at), True) if at else AsOf(state.now(), False)
+    return AsOf(page_instant(at, field="at"), True) if at else AsOf(state.now(), False)
 
 
 PageAt = Annotated[AsOf, Depends(page_as_of)]

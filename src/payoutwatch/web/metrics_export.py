@@ -13,7 +13,8 @@ from sqlalchemy import Engine, func, select
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
 from payoutwatch.rules.findings import RuleId
-from payoutwatch.store.tables import alerts, notifications, source_state
+from payoutwatch.store.tables import notifications, source_state
+from payoutwatch.usecases.alert_queries import firing_by_rule
 
 
 class FiguresCollector(Collector):
@@ -27,11 +28,7 @@ class FiguresCollector(Collector):
             fallback = compute("fallback_activity", conn, at, self.settings)
             reserves = compute("reserves", conn, at, self.settings)
             credentials = compute("credentials", conn, at, self.settings)
-            firing: dict[str, int] = dict(
-                conn.execute(
-                    select(alerts.c.rule, func.count()).where(alerts.c.state == "firing").group_by(alerts.c.rule)
-                ).all()
-            )
+            firing = firing_by_rule(conn)
             pending = conn.execute(select(func.count()).where(notifications.c.state == "pending")).scalar_one()
             sources = conn.execute(select(source_state.c.source, source_state.c.last_success_at)).all()
 

@@ -3,19 +3,16 @@ forms (each checks the session's CSRF token)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from payoutwatch.notify.silences import Matcher, add_silence
+from payoutwatch.notify.silences import Matcher
 from payoutwatch.rules.engine import AlertNotFound
-from payoutwatch.store.audit import audit
-from payoutwatch.store.tables import alert_history, alerts, notifications
-from payoutwatch.usecases.alert_actions import AlertAction, act_on_alert
-from payoutwatch.usecases.alert_queries import alert_json
+from payoutwatch.usecases import alert_queries
+from payoutwatch.usecases.alert_actions import AlertAction, SilenceRejected, act_on_alert, add_silence, silence_length
+from payoutwatch.usecases.alert_queries import AlertFilter
 from payoutwatch.web.deps import PageHandler, PageViewer, State
 from payoutwatch.web.pages.render import render_page
 from payoutwatch.web.session import Person, csrf_ok
@@ -34,15 +31,8 @@ def alert_list(
     owner: str | None = None,
     state_filter: str = Query("firing", alias="state"),
 ) -> Response:
-    q = select(alerts).order_by(alerts.c.started_at.desc(), alerts.c.id.desc()).limit(500)
-    if state_filter in ("firing", "resolved"):
-        q = q.where(alerts.c.state == state_filter)
-    if rule:
-        q = q.where(alerts.c.rule == rule)
-    if owner:
-        q = q.where(alerts.c.owner == owner)
-    with state.engine.connect() as conn:
-        rows = [alert_json(r) for r in conn.execute(q)]
+    which = AlertFilter(state_filter) if state_filter in (AlertFilter.FIRING, AlertFilter.RESOLVED) else AlertFilter.ALL
+    rows = alert_queries.list_alerts(state.engine, which=which, rule=rule, owner=owner, limit=500)
     return render_page(
         state, request, "alerts.html", who, rows=rows, rule=rule, owner=owner, state=state_filter, title="Alerts"
     )
@@ -50,19 +40,19 @@ def alert_list(
 
 @router.get("/alerts/{key}", response_class=HTMLResponse)
 def alert_detail(state: State, request: Request, key: str, who: PageViewer) -> Response:
-    with state.engine.connect() as conn:
-        row = conn.execute(
-            select(alerts).where(alerts.c.key == key).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
-        ).first()
-        if row is None:
-            return HTMLResponse("no such alert", status_code=404)
-        history = conn.execute(
-            select(alert_history).where(alert_history.c.alert_id == row.id).order_by(alert_history.c.id)
-        ).all()
-        sent = conn.execute(
-            select(notifications).where(notifications.c.alert_id == row.id).order_by(notifications.c.id)
-        ).all()
-    return render_page(state, request, "alert.html", who, a=alert_json(row), history=history, sent=sent, title=key)
+    detail = alert_queries.alert_detail(state.engine, key)
+    if detail is None:
+        return HTMLResponse("no such alert", status_code=404)
+    return render_page(
+        state,
+        request,
+        "alert.html",
+        who,
+        a=detail.alert,
+        history=detail.history,
+        sent=detail.notifications,
+        title=key,
+    )
 
 
 def _act(
@@ -106,19 +96,15 @@ def silence(
 ) -> Response:
     if not csrf_ok(request, csrf):
         return HTMLResponse(FORM_EXPIRED, status_code=403)
-    when = state.now()
     try:
-        with state.engine.begin() as conn:
-            silence_id = add_silence(
-                conn,
-                Matcher(rule or None, key or None),
-                starts_at=when,
-                ends_at=when + timedelta(hours=max(0.1, min(hours, 24 * 90))),
-                author=who.name,
-                comment=comment,
-                now=when,
-            )
-            audit(conn, actor=who.name, action="silence_add", target=str(silence_id), now=when)
-    except ValueError as exc:
+        add_silence(
+            state.engine,
+            Matcher(rule or None, key or None),
+            comment=comment,
+            author=who.name,
+            now=state.now(),
+            length=silence_length(hours=hours),
+        )
+    except SilenceRejected as exc:
         return HTMLResponse(str(exc), status_code=422)
     return RedirectResponse("/alerts", status_code=303)

@@ -9,10 +9,9 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import func, select
 
 from payoutwatch.reports.render import FIGURE_FILTERS
-from payoutwatch.store.tables import alerts
+from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.usecases.tokens import Permission, allowed
 from payoutwatch.web.session import Person, csrf_token
 from payoutwatch.web.state import WebState
@@ -35,11 +34,7 @@ def environment() -> Environment:
 def render_page(state: WebState, request: Request, template: str, who: Person, /, **context: Any) -> HTMLResponse:
     """``template`` inside the shared frame (``context`` may name a template variable ``state``)."""
     with state.engine.connect() as conn:
-        firing: dict[str, int] = dict(
-            conn.execute(
-                select(alerts.c.rule, func.count()).where(alerts.c.state == "firing").group_by(alerts.c.rule)
-            ).all()
-        )
+        firing = firing_by_rule(conn)
     html = state.templates.get_template(template).render(
         request=request,
         who=who,

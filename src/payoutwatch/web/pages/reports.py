@@ -16,7 +16,7 @@ from payoutwatch.reports.quarterly import quarterly
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
-from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant_text
+from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant
 from payoutwatch.web.pages.render import message_page, render_page
 
 router = APIRouter()
@@ -70,7 +70,7 @@ def backtest_page(
     overrides: str = Query("", alias="set"),
 ) -> Response:
     try:
-        begin, end = page_instant_text(start), page_instant_text(to)
+        begin, end = page_instant(start, field="from"), page_instant(to, field="to")
         every = parse_duration(step)
         if len(steps(begin, end, every)) > MAX_WEB_STEPS:
             raise ValueError(f"at most {MAX_WEB_STEPS} steps here; use a larger step or the CLI")
