@@ -10,7 +10,7 @@ import os
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from payoutwatch.plugins import Registry
 
 DEFAULT_CONFIG_PATH = "payoutwatch.yaml"
 CONFIG_ENV = "PAYOUTWATCH_CONFIG"
@@ -147,79 +149,23 @@ class CredentialSettings(Strict):
     )
 
 
-class PagerDutyChannel(Strict):
-    type: Literal["pagerduty"]
-    routing_key: SecretStr
-    events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    severity_map: dict[str, str] = Field(
-        default_factory=lambda: {"SEV-1": "critical", "SEV-2": "error", "SEV-3": "warning", "SEV-4": "info"}
-    )
-    timeout_seconds: float = 10
+class ChannelSettingsBase(Strict):
+    """Common to every channel's settings; each channel module defines its own (a subclass with a
+    ``Literal`` ``type``) beside its code and registers it in ``CHANNEL_TYPES``."""
+
+    carries_reports: ClassVar[bool] = True  # False: the weekly report cannot be sent there (pagerduty, jira)
+
+    type: str
 
 
-class SlackChannel(Strict):
-    type: Literal["slack"]
-    webhook_url: SecretStr | None = None
-    bot_token: SecretStr | None = None
-    channel: str | None = None
-    api_url: str = "https://slack.com/api/chat.postMessage"
-    timeout_seconds: float = 10
+if TYPE_CHECKING:
+    from payoutwatch.notify.channels.base import ChannelFactory
+    from payoutwatch.sources.base import SourceFactory
 
-    @model_validator(mode="after")
-    def _one_way_in(self) -> SlackChannel:
-        if self.webhook_url is None and (self.bot_token is None or not self.channel):
-            raise ValueError("a slack channel needs webhook_url, or bot_token and channel")
-        return self
-
-
-class JiraChannel(Strict):
-    type: Literal["jira"]
-    base_url: str
-    project: str
-    issue_type: str = "Task"
-    api_version: Literal[2, 3] = 2
-    email: str | None = None
-    api_token: SecretStr | None = None
-    bearer_token: SecretStr | None = None
-    timeout_seconds: float = 10
-
-    @model_validator(mode="after")
-    def _auth(self) -> JiraChannel:
-        if self.bearer_token is None and (self.email is None or self.api_token is None):
-            raise ValueError("a jira channel needs email and api_token, or bearer_token")
-        return self
-
-
-class EmailChannel(Strict):
-    type: Literal["email"]
-    host: str
-    port: int = 25
-    starttls: bool = False
-    tls_ca_file: str | None = None  # a private CA to trust for STARTTLS (default: the system store)
-    username: str | None = None
-    password: SecretStr | None = None
-    from_: str = Field("payoutwatch@localhost", alias="from")
-    to: list[str]
-    timeout_seconds: float = 10
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class WebhookChannel(Strict):
-    type: Literal["webhook"]
-    url: str
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
-    timeout_seconds: float = 10
-
-
-class LogChannel(Strict):
-    type: Literal["log"]
-
-
-ChannelSettings = Annotated[
-    PagerDutyChannel | SlackChannel | JiraChannel | EmailChannel | WebhookChannel | LogChannel,
-    Field(discriminator="type"),
-]
+CHANNEL_TYPES: Registry[ChannelSettingsBase, ChannelFactory] = Registry(
+    "channel", package="payoutwatch.notify.channels"
+)
+ChannelSettings = Annotated[ChannelSettingsBase, CHANNEL_TYPES]
 
 
 class Route(Strict):
@@ -234,126 +180,22 @@ class Route(Strict):
 
 
 class SourceBase(Strict):
-    """Common to every source: how often it syncs and when silence from it becomes an alert."""
+    """Common to every source: how often it syncs and when silence from it becomes an alert.
+    Each source module defines its settings, a subclass with a ``Literal`` ``type``, beside its code."""
 
     interval_minutes: float = Field(15, gt=0)
     max_staleness_minutes: float | None = Field(None, gt=0)  # default: 3 × interval
     timeout_seconds: float = Field(30, gt=0)
     retries: int = Field(3, ge=0)  # retried with backoff inside one sync before it counts as failed
+    type: str  # after the common keys, as `config show` has always listed them
 
     @property
     def staleness_minutes(self) -> float:
         return self.max_staleness_minutes or 3 * self.interval_minutes
 
 
-class SqlLedgerSource(SourceBase):
-    type: Literal["sql_ledger"]
-    url: SecretStr
-    relations: dict[str, str] = Field(default_factory=dict)  # kind -> relation (table or view)
-    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind -> {field: their column}
-    cursor_column: str | None = None  # an updated_at-style column present in every relation read
-    naive_timezone: str = "UTC"  # how to read timestamps stored without an offset
-    page_size: int = Field(5000, ge=1)
-
-
-class CertificatePath(Strict):
-    path: str  # a file or a glob
-    kind: str | None = None  # default: recognised from the subject, else `other`
-    owner: str | None = None
-    password_env: str | None = None  # PKCS#12 password, read from this environment variable
-    credential_id: str | None = None  # default: the file name without its extension
-
-
-class CertificatesSource(SourceBase):
-    type: Literal["certificates"]
-    paths: list[CertificatePath | str]
-    owner: str | None = None
-
-    def entries(self) -> list[CertificatePath]:
-        return [p if isinstance(p, CertificatePath) else CertificatePath(path=p) for p in self.paths]
-
-
-class AwsSecretsManagerSource(SourceBase):
-    type: Literal["aws_secrets_manager"]
-    region: str
-    endpoint_url: str | None = None
-    name_prefix: str | None = None
-    kinds: dict[str, str] = Field(default_factory=dict)  # name glob -> credential kind (tags win)
-    owner: str | None = None
-
-
-class VaultKvSource(SourceBase):
-    type: Literal["vault_kv"]
-    url: str
-    token: SecretStr
-    mount: str = "secret"
-    path_prefix: str = ""
-    namespace: str | None = None  # Vault Enterprise namespace
-    owner: str | None = None
-
-
-class ChronosSource(SourceBase):
-    type: Literal["chronos"]
-    base_url: str
-    job: str  # the Chronos job's name
-    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
-    username: str | None = None
-    password: SecretStr | None = None
-
-
-class StripeSource(SourceBase):
-    type: Literal["stripe"]
-    api_key: SecretStr  # a restricted key with read access to transfers, payouts and balance
-    api_base: str = "https://api.stripe.com"
-    watch_payouts_days: float = Field(10, ge=0)  # re-read recent payouts: `paid` can turn `failed` later
-    platform_reserve_threshold_cents: int | None = None  # record the CAD available balance as `platform`
-    balance_history_days: int = Field(28, ge=0)  # daily platform balances rebuilt from balance transactions
-    webhook_secrets: list[SecretStr] = Field(default_factory=list)  # whsec_…; several while rolling
-    webhook_tolerance_seconds: int = Field(300, ge=0)
-
-
-class AirflowSource(SourceBase):
-    type: Literal["airflow"]
-    base_url: str
-    dag_id: str
-    api_version: Literal["v1", "v2"] = "v1"  # v1: Airflow 2 (basic auth); v2: Airflow 3 (JWT from /auth/token)
-    username: str
-    password: SecretStr
-    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
-    xcom_task_id: str | None = None  # a task that pushes the run's figures as JSON under xcom_key
-    xcom_key: str = "payoutwatch"
-    lookback_days: float = Field(3, gt=0)  # first sync, and how far back unfinished runs are re-read
-
-
-class GcpSecretManagerSource(SourceBase):
-    type: Literal["gcp_secret_manager"]
-    project: str
-    credentials_file: str | None = None  # a service-account JSON key; default: Application Default Credentials
-    api_base: str = "https://secretmanager.googleapis.com"
-    filter: str | None = None  # Secret Manager list filter, e.g. "labels.team=payments"
-    owner: str | None = None
-
-
-class SidekiqSource(SourceBase):
-    type: Literal["sidekiq"]
-    redis_url: SecretStr
-    job_class: str  # the payout worker's class (ActiveJob: the wrapped class)
-    namespace: str | None = None  # Sidekiq 6 with redis-namespace: keys are "<namespace>:retry" …
-    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
-
-
-SourceSettings = Annotated[
-    SqlLedgerSource
-    | CertificatesSource
-    | AwsSecretsManagerSource
-    | VaultKvSource
-    | ChronosSource
-    | StripeSource
-    | AirflowSource
-    | GcpSecretManagerSource
-    | SidekiqSource,
-    Field(discriminator="type"),
-]
+SOURCE_TYPES: Registry[SourceBase, SourceFactory] = Registry("source", package="payoutwatch.sources")
+SourceSettings = Annotated[SourceBase, SOURCE_TYPES]
 
 
 class NotificationSettings(Strict):
@@ -406,8 +248,9 @@ class WebSettings(Strict):
     sso: SsoSettings | None = None
 
 
-def _log_channel() -> ChannelSettings:
-    return LogChannel(type="log")
+def _log_channel() -> ChannelSettingsBase:
+    """The channel every configuration has, configured or not: the service log."""
+    return CHANNEL_TYPES.lookup("log").settings.model_validate({"type": "log"})
 
 
 DEFAULT_ROUTES = [
@@ -421,6 +264,9 @@ DEFAULT_ROUTES = [
 
 
 class Settings(Strict):
+    # Built on first use, from the channel and source types registered by then (and rebuilt when one is added).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
     store: StoreSettings = Field(default_factory=StoreSettings)
     timezone: str = "America/Toronto"
     currency: str = "CAD"
@@ -464,10 +310,11 @@ class Settings(Strict):
         for name in self.reports.weekly.channels:
             if name not in known:
                 raise ValueError(f"reports.weekly.channels: no channel named {name!r}")
-            if self.channel(name).type in ("pagerduty", "jira"):
+            if not self.channel(name).carries_reports:
+                carriers = [p.tag for p in CHANNEL_TYPES.plugins() if p.settings.carries_reports]
                 raise ValueError(
                     f"reports.weekly.channels: {name!r} is a {self.channel(name).type} channel; "
-                    "reports go to slack, email, webhook or log channels"
+                    f"reports go to {', '.join(carriers[:-1])} or {carriers[-1]} channels"
                 )
         return self
 
@@ -475,12 +322,20 @@ class Settings(Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def channel(self, name: str) -> ChannelSettings:
+    def channel(self, name: str) -> ChannelSettingsBase:
         if name in self.channels:
             return self.channels[name]
         if name == "log":
-            return LogChannel(type="log")
+            return _log_channel()
         raise KeyError(name)
+
+
+def _rebuild_settings() -> None:
+    Settings.model_rebuild(force=True)
+
+
+CHANNEL_TYPES.on_change(_rebuild_settings)
+SOURCE_TYPES.on_change(_rebuild_settings)
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -519,12 +374,8 @@ def parse_settings(raw: dict[str, Any], *, origin: str = "config") -> Settings:
 
 
 def _type_tags() -> set[str]:
-    """Every ``type`` value of the channel and source unions (pydantic names the union member in error paths)."""
-    tags: set[str] = set()
-    for union in (ChannelSettings, SourceSettings):
-        for model in get_args(get_args(union)[0]):
-            tags |= set(get_args(model.model_fields["type"].annotation))
-    return tags
+    """Every registered channel and source ``type`` (pydantic names the union member in error paths)."""
+    return {*CHANNEL_TYPES.tags(), *SOURCE_TYPES.tags()}
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from payoutwatch.config import AwsSecretsManagerSource
+from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
-from payoutwatch.sources.aws_secrets_manager import AwsSecretsManager
+from payoutwatch.sources.aws_secrets_manager import AwsSecretsManager, AwsSecretsManagerSource
 from payoutwatch.sources.base import SourceError
 from payoutwatch.usecases.syncing import sync_source
 from tests.conftest import make_settings, utc
@@ -104,9 +104,11 @@ def test_secret_metadata_becomes_credentials_and_values_are_never_read(store: En
 def test_the_source_only_calls_metadata_operations_and_refuses_get_secret_value(moto_url: str) -> None:
     seed(moto_url)
     source = AwsSecretsManager(
-        "aws", AwsSecretsManagerSource(type="aws_secrets_manager", region="ca-central-1", endpoint_url=moto_url)
+        "aws",
+        AwsSecretsManagerSource(type="aws_secrets_manager", region="ca-central-1", endpoint_url=moto_url),
+        Settings(),
     )
-    [page] = list(source.pages(None))
+    [page] = list(source.pages(None, now=utc(2026, 11, 26)))
     assert len(page.records["credentials"]) == 3
     assert set(source.operations) == {"ListSecrets", "DescribeSecret", "ListSecretVersionIds"}
     with pytest.raises(SourceError, match="refusing GetSecretValue"):

@@ -22,7 +22,8 @@ from tests.integration.jsonserver import JsonServer
 
 pytestmark = pytest.mark.integration
 KEY = "rk_test_PAYOUTWATCHREADONLY"
-NOW_TS = int(time.time())
+NOW_TS = int(time.time())  # Stripe's own signature check reads the clock
+NOW = datetime.fromtimestamp(NOW_TS, UTC)  # the instant the sync passes to the source
 TRANSFERS = [  # newest first, as Stripe lists them
     {
         "id": f"tr_{i}",
@@ -126,7 +127,7 @@ def test_transfers_payouts_and_balance_are_pulled_page_by_page(store: Engine, se
             }
         }
     )
-    result = sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26))
+    result = sync_source(store, settings, "stripe", now=lambda: NOW)
     assert result.ok, result.error
     # 4 CAD transfers + 1 payout (USD skipped); the balance now + 3 rebuilt end-of-day balances
     assert result.counts == {"transfers": 5, "reserve_snapshots": 4}
@@ -146,7 +147,7 @@ def test_transfers_payouts_and_balance_are_pulled_page_by_page(store: Engine, se
     starting_after = [p for m, p in server.requests if "starting_after" in p]
     assert starting_after, "auto-pagination should have asked for a second page"
     before = len(server.requests)
-    assert sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26)).ok
+    assert sync_source(store, settings, "stripe", now=lambda: NOW).ok
     again = [p for _, p in server.requests[before:] if p.startswith("/v1/transfers")]
     assert again and f"created[gt]={TRANSFERS[0]['created']}" in again[0]
 
@@ -156,7 +157,7 @@ def test_a_refused_key_fails_at_once_without_showing_it(store: Engine, server: J
         sources={"stripe": {"type": "stripe", "api_key": "rk_test_WRONGKEY1234", "api_base": server.url}}
     )
     waits: list[float] = []
-    result = sync_source(store, settings, "stripe", now=lambda: utc(2026, 11, 26), sleep=waits.append)
+    result = sync_source(store, settings, "stripe", now=lambda: NOW, sleep=waits.append)
     assert "refused the API key" in str(result.error) and "WRONGKEY" not in str(result.error) and waits == []
 
 

@@ -12,8 +12,7 @@ import httpx
 from sqlalchemy import Engine, insert, select, update
 
 from payoutwatch.config import Settings
-from payoutwatch.notify.channels.base import DeliveryError
-from payoutwatch.reports.delivery import send_report
+from payoutwatch.notify.channels import DeliveryError, Report, build_channel
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.schedule import schedule_for
@@ -23,17 +22,20 @@ LATE_LIMIT = timedelta(days=1)
 
 
 def send_weekly(engine: Engine, settings: Settings, *, at: datetime, client: httpx.Client | None = None) -> list[str]:
-    """Render the snapshot at ``at`` and send it to every configured channel; returns the errors."""
+    """Render the snapshot at ``at`` and send it through every configured channel; returns the errors."""
     with engine.connect() as conn:
         figures = weekly(conn, at, settings)
-    title = f"payoutwatch weekly snapshot {at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}"
-    markdown, html = render("weekly", figures, "md"), render("weekly", figures, "html")
+    report = Report(
+        title=f"payoutwatch weekly snapshot {at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}",
+        markdown=render("weekly", figures, "md"),
+        html=render("weekly", figures, "html"),
+    )
     errors = []
     http = client or httpx.Client(timeout=30)
     try:
         for channel in settings.reports.weekly.channels:
             try:
-                send_report(settings, channel, title=title, markdown=markdown, html=html, client=http)
+                build_channel(channel, settings.channel(channel), http).send_report(report)
             except DeliveryError as exc:
                 errors.append(f"{channel}: {exc}")
     finally:

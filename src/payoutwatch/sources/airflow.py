@@ -12,19 +12,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
+from pydantic import Field, SecretStr
 
-from payoutwatch.config import AirflowSource, Settings
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.records import RUN_FIGURES
 from payoutwatch.sources.base import Page, SourceError
 from payoutwatch.sources.http import get_json
 
 PAGE = 100
 OUTCOME = {"success": 0, "failed": 1}
+
+
+class AirflowSource(SourceBase):
+    type: Literal["airflow"]
+    base_url: str
+    dag_id: str
+    api_version: Literal["v1", "v2"] = "v1"  # v1: Airflow 2 (basic auth); v2: Airflow 3 (JWT from /auth/token)
+    username: str
+    password: SecretStr
+    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
+    xcom_task_id: str | None = None  # a task that pushes the run's figures as JSON under xcom_key
+    xcom_key: str = "payoutwatch"
+    lookback_days: float = Field(3, gt=0)  # first sync, and how far back unfinished runs are re-read
 
 
 class Airflow:
@@ -59,10 +73,8 @@ class Airflow:
         client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
         return client
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        since = (cursor or {}).get("start_date_gte") or (
-            datetime.now(UTC) - timedelta(days=self.config.lookback_days)
-        ).isoformat()
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
+        since = (cursor or {}).get("start_date_gte") or (now - timedelta(days=self.config.lookback_days)).isoformat()
         page = Page()
         unfinished: list[str] = []
         newest = since
@@ -125,3 +137,6 @@ class Airflow:
             except json.JSONDecodeError:
                 raise SourceError(f"XCom {self.config.xcom_key} is not JSON") from None
         return {k: v for k, v in (value or {}).items() if k in RUN_FIGURES}
+
+
+SOURCE_TYPES.register(AirflowSource, Airflow)

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
-from payoutwatch.config import AwsSecretsManagerSource
+from pydantic import Field
+
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.records import CredentialKind
 from payoutwatch.sources.base import Page, SourceError, midnight_if_date
 
@@ -29,8 +31,17 @@ PERMANENT_CODES = {
 }
 
 
+class AwsSecretsManagerSource(SourceBase):
+    type: Literal["aws_secrets_manager"]
+    region: str
+    endpoint_url: str | None = None
+    name_prefix: str | None = None
+    kinds: dict[str, str] = Field(default_factory=dict)  # name glob -> credential kind (tags win)
+    owner: str | None = None
+
+
 class AwsSecretsManager:
-    def __init__(self, name: str, config: AwsSecretsManagerSource) -> None:
+    def __init__(self, name: str, config: AwsSecretsManagerSource, settings: Settings) -> None:
         self.name = name
         self.config = config
         self.operations: list[str] = []  # every API operation this source made (audit and tests)
@@ -60,7 +71,7 @@ class AwsSecretsManager:
             raise SourceError(f"refusing {model.name}: payoutwatch reads secret metadata only", permanent=True)
         self.operations.append(model.name)
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         page = Page()
@@ -117,3 +128,6 @@ def _instant(value: Any) -> str:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC).isoformat()
     return midnight_if_date(str(value))
+
+
+SOURCE_TYPES.register(AwsSecretsManagerSource, AwsSecretsManager)

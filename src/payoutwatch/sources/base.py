@@ -1,23 +1,26 @@
 """The Source protocol: pull what changed since a cursor, as raw record fields.
 
 A source never writes: ``sync`` validates what it returns through the same path as
-``payoutwatch ingest`` and advances the cursor only after the write committed.
+``payoutwatch ingest`` and advances the cursor only after the write committed. A source never reads
+the clock either: the sync passes the instant of the pull as ``now``.
+
+Each source type is one module holding its settings model (a ``SourceBase`` subclass with a
+``Literal`` ``type``) and its class, registered in ``config.SOURCE_TYPES``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from payoutwatch.config import Settings
+from payoutwatch.integration_errors import IntegrationError
 
-class SourceError(Exception):
+
+class SourceError(IntegrationError):
     """A pull failed; ``permanent`` errors (bad credentials, missing relation) are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 @dataclass
@@ -38,13 +41,18 @@ class Page:
 class Source(Protocol):
     name: str
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        """Pages of records since ``cursor``; each page carries the cursor to store once it is written."""
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
+        """Pages of records since ``cursor``, read at ``now``; each page carries the cursor to store
+        once it is written."""
         ...
 
     def secrets(self) -> list[str]:
         """Secret values this source holds, scrubbed from every error message it produces."""
         ...
+
+
+# (name, its settings model instance, the whole settings) -> the source; registered in SOURCE_TYPES.
+SourceFactory = Callable[[str, Any, Settings], Source]
 
 
 def midnight_if_date(text: str) -> str:

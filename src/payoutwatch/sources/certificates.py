@@ -10,18 +10,36 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from payoutwatch.config import CertificatePath, CertificatesSource
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase, Strict
 from payoutwatch.sources.base import Page, SourceError
 
 APPLE_PAY_MARKERS = ("apple pay payment processing", "merchant id:", "apple pay merchant identity")
+
+
+class CertificatePath(Strict):
+    path: str  # a file or a glob
+    kind: str | None = None  # default: recognised from the subject, else `other`
+    owner: str | None = None
+    password_env: str | None = None  # PKCS#12 password, read from this environment variable
+    credential_id: str | None = None  # default: the file name without its extension
+
+
+class CertificatesSource(SourceBase):
+    type: Literal["certificates"]
+    paths: list[CertificatePath | str]
+    owner: str | None = None
+
+    def entries(self) -> list[CertificatePath]:
+        return [p if isinstance(p, CertificatePath) else CertificatePath(path=p) for p in self.paths]
 
 
 def load_certificate(path: Path, password_env: str | None) -> x509.Certificate:
@@ -55,7 +73,7 @@ def describe(cert: x509.Certificate) -> tuple[str, bool]:
 
 
 class Certificates:
-    def __init__(self, name: str, config: CertificatesSource) -> None:
+    def __init__(self, name: str, config: CertificatesSource, settings: Settings) -> None:
         self.name = name
         self.config = config
 
@@ -64,7 +82,7 @@ class Certificates:
             os.environ[e.password_env] for e in self.config.entries() if e.password_env and e.password_env in os.environ
         ]
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         page = Page()
         for entry in self.config.entries():
             for path in self._files(entry):
@@ -95,3 +113,6 @@ class Certificates:
         if owner:
             record["owner"] = owner
         return record
+
+
+SOURCE_TYPES.register(CertificatesSource, Certificates)

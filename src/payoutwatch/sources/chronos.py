@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import SecretStr
 
-from payoutwatch.config import ChronosSource, Settings
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.sources.base import Page, SourceError
 from payoutwatch.sources.http import get_json
+
+
+class ChronosSource(SourceBase):
+    type: Literal["chronos"]
+    base_url: str
+    job: str  # the Chronos job's name
+    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
+    username: str | None = None
+    password: SecretStr | None = None
 
 
 class Chronos:
@@ -28,7 +38,7 @@ class Chronos:
     def secrets(self) -> list[str]:
         return [self.config.password.get_secret_value()] if self.config.password else []
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         auth = None
         if self.config.username and self.config.password:
             auth = (self.config.username, self.config.password.get_secret_value())
@@ -64,3 +74,6 @@ def _instant(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise SourceError(f"Chronos timestamp {value!r} is not ISO 8601") from None
+
+
+SOURCE_TYPES.register(ChronosSource, Chronos)

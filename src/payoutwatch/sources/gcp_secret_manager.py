@@ -10,12 +10,13 @@ give kind and owner. Tokens come from a service-account key file or Application 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 
-from payoutwatch.config import GcpSecretManagerSource
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.records import CredentialKind
 from payoutwatch.sources.base import Page, SourceError, midnight_if_date
 from payoutwatch.sources.http import get_json
@@ -23,8 +24,17 @@ from payoutwatch.sources.http import get_json
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 
 
+class GcpSecretManagerSource(SourceBase):
+    type: Literal["gcp_secret_manager"]
+    project: str
+    credentials_file: str | None = None  # a service-account JSON key; default: Application Default Credentials
+    api_base: str = "https://secretmanager.googleapis.com"
+    filter: str | None = None  # Secret Manager list filter, e.g. "labels.team=payments"
+    owner: str | None = None
+
+
 class GcpSecretManager:
-    def __init__(self, name: str, config: GcpSecretManagerSource) -> None:
+    def __init__(self, name: str, config: GcpSecretManagerSource, settings: Settings) -> None:
         self.name = name
         self.config = config
         self.token: str | None = None
@@ -55,7 +65,7 @@ class GcpSecretManager:
         self.token = str(creds.token)
         return self.token
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         base = f"{self.config.api_base.rstrip('/')}/v1/projects/{quote(self.config.project, safe='')}/secrets"
         page = Page()
         headers = {"Authorization": f"Bearer {self._token()}"}
@@ -104,3 +114,6 @@ class GcpSecretManager:
         if rotate_by:
             record["rotate_by"] = midnight_if_date(rotate_by)
         return record
+
+
+SOURCE_TYPES.register(GcpSecretManagerSource, GcpSecretManager)

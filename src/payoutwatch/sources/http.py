@@ -1,5 +1,6 @@
-"""One JSON-over-HTTP helper for HTTP sources: transport failures, 5xx, 408 and 429 are transient,
-401/403 and other 4xx are not; a 404 can stand for "nothing there" where the caller says so."""
+"""One JSON-over-HTTP helper for HTTP sources: transport failures are transient, an HTTP status is
+classified by ``integration_errors.http_error`` (401/403 name the refused credentials); a 404 can
+stand for "nothing there" where the caller says so."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from payoutwatch.integration_errors import http_error
 from payoutwatch.sources.base import SourceError
 
 _RAISE = object()
@@ -32,8 +34,7 @@ def get_json(
     if response.status_code in (401, 403):
         raise SourceError(f"{what} refused the {credentials} (HTTP {response.status_code})", permanent=True)
     if not response.is_success:
-        transient = response.status_code >= 500 or response.status_code in (408, 429)
-        raise SourceError(f"{what} answered HTTP {response.status_code}", permanent=not transient)
+        raise http_error(response, f"{what} answered HTTP {response.status_code}", SourceError)
     try:
         return response.json()
     except ValueError:

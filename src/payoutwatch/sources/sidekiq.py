@@ -13,13 +13,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
-from payoutwatch.config import Settings, SidekiqSource
+from pydantic import SecretStr
+
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.sources.base import Page, SourceError
 
 HEARTBEAT_SECONDS = 60
+
+
+class SidekiqSource(SourceBase):
+    type: Literal["sidekiq"]
+    redis_url: SecretStr
+    job_class: str  # the payout worker's class (ActiveJob: the wrapped class)
+    namespace: str | None = None  # Sidekiq 6 with redis-namespace: keys are "<namespace>:retry" …
+    as_job: str | None = None  # the job name its runs get here (default: schedule.job)
 
 
 def epoch(value: Any) -> datetime | None:
@@ -44,7 +54,7 @@ class Sidekiq:
     def key(self, name: str) -> str:
         return f"{self.config.namespace}:{name}" if self.config.namespace else name
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         import redis
 
         client = redis.Redis.from_url(
@@ -54,7 +64,7 @@ class Sidekiq:
             decode_responses=True,
         )
         try:
-            page = self._read(client, dict(cursor or {}))
+            page = self._read(client, dict(cursor or {}), now)
         except redis.AuthenticationError:
             raise SourceError("Redis refused the credentials", permanent=True) from None
         except redis.RedisError as exc:
@@ -74,8 +84,7 @@ class Sidekiq:
                 out.append(job)
         return out
 
-    def _read(self, client: Any, cursor: dict[str, Any]) -> Page:
-        now = datetime.now(UTC)
+    def _read(self, client: Any, cursor: dict[str, Any], now: datetime) -> Page:
         page = Page()
         retrying = {job["jid"]: job for job in self._jobs(client, "retry")}
         dead = {job["jid"]: job for job in self._jobs(client, "dead")}
@@ -137,3 +146,6 @@ class Sidekiq:
             "sidekiq_processed": int(client.get(self.key("stat:processed")) or 0),
             "sidekiq_failed": int(client.get(self.key("stat:failed")) or 0),
         }
+
+
+SOURCE_TYPES.register(SidekiqSource, Sidekiq)

@@ -11,21 +11,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import Field, SecretStr
 from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, select, type_coerce
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.types import NullType
 
-from payoutwatch.config import Settings, SqlLedgerSource
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.records import RECORD_TYPES
 from payoutwatch.sources.base import Page, SourceError
 from payoutwatch.store.engine import normalise_url
 
 KINDS = ("scheduled_payouts", "reserve_snapshots", "manual_payouts", "job_runs")
 OPTIONAL = {"job_runs"}
+
+
+class SqlLedgerSource(SourceBase):
+    type: Literal["sql_ledger"]
+    url: SecretStr
+    relations: dict[str, str] = Field(default_factory=dict)  # kind -> relation (table or view)
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind -> {field: their column}
+    cursor_column: str | None = None  # an updated_at-style column present in every relation read
+    naive_timezone: str = "UTC"  # how to read timestamps stored without an offset
+    page_size: int = Field(5000, ge=1)
 
 
 def read_only_engine(url: str, timeout: float) -> Engine:
@@ -53,7 +64,7 @@ class SqlLedger:
         password = make_url(url).password
         return [url] + ([str(password)] if password else [])
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         engine = read_only_engine(self.config.url.get_secret_value(), self.config.timeout_seconds)
         try:
             state = dict(cursor or {})
@@ -173,3 +184,6 @@ def _load_cursor(stored: dict[str, Any] | None) -> Any:
     if "number" in stored:
         return Decimal(stored["number"])
     return stored.get("value")
+
+
+SOURCE_TYPES.register(SqlLedgerSource, SqlLedger)

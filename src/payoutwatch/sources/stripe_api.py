@@ -8,14 +8,26 @@ to transfers, payouts and balance only (a restricted key).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from payoutwatch.config import Settings, StripeSource
+from pydantic import Field, SecretStr
+
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.sources.base import Page, SourceError
 from payoutwatch.sources.stripe_records import balance_history, payout_record, platform_snapshot, transfer_record
+
+
+class StripeSource(SourceBase):
+    type: Literal["stripe"]
+    api_key: SecretStr  # a restricted key with read access to transfers, payouts and balance
+    api_base: str = "https://api.stripe.com"
+    watch_payouts_days: float = Field(10, ge=0)  # re-read recent payouts: `paid` can turn `failed` later
+    platform_reserve_threshold_cents: int | None = None  # record the CAD available balance as `platform`
+    balance_history_days: int = Field(28, ge=0)  # daily platform balances rebuilt from balance transactions
+    webhook_secrets: list[SecretStr] = Field(default_factory=list)  # whsec_…; several while rolling
+    webhook_tolerance_seconds: int = Field(300, ge=0)
 
 
 class StripeApi:
@@ -37,11 +49,11 @@ class StripeApi:
             http_client=stripe.HTTPXClient(timeout=self.config.timeout_seconds, allow_sync_methods=True),
         )
 
-    def _platform(self, client: Any) -> list[dict[str, Any]]:
+    def _platform(self, client: Any, at: datetime) -> list[dict[str, Any]]:
         """The CAD available balance now, and end-of-day balances rebuilt from balance transactions."""
         threshold = self.config.platform_reserve_threshold_cents
         assert threshold is not None
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = at.astimezone(UTC).replace(microsecond=0)
         current = platform_snapshot(client.v1.balance.retrieve()["available"], self.currency, threshold, now)
         if not self.config.balance_history_days:
             return [current]
@@ -61,7 +73,7 @@ class StripeApi:
         )
         return [current, *history]
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         import stripe
 
         cursor = dict(cursor or {})
@@ -75,7 +87,7 @@ class StripeApi:
                 newest_transfer = max(newest_transfer, int(transfer["created"]))
                 if str(transfer["currency"]).upper() == self.currency:
                     page.add("transfers", transfer_record(transfer.to_dict()))
-            watch_from = int(time.time() - self.config.watch_payouts_days * 86400)
+            watch_from = int(now.timestamp() - self.config.watch_payouts_days * 86400)
             since = min(int(cursor.get("payouts_created", watch_from)), watch_from)
             newest_payout = int(cursor.get("payouts_created", 0))
             for payout in client.v1.payouts.list(params={"created": {"gte": since}, "limit": 100}).auto_paging_iter():
@@ -83,7 +95,7 @@ class StripeApi:
                 if str(payout["currency"]).upper() == self.currency:
                     page.add("transfers", payout_record(payout.to_dict()))
             if self.config.platform_reserve_threshold_cents is not None:
-                for snapshot in self._platform(client):
+                for snapshot in self._platform(client, now):
                     page.add("reserve_snapshots", snapshot)
         except stripe.AuthenticationError:
             raise SourceError("Stripe refused the API key (authentication error)", permanent=True) from None
@@ -97,3 +109,6 @@ class StripeApi:
             raise SourceError(f"Stripe answered an error: {type(exc).__name__} (HTTP {exc.http_status})") from None
         page.cursor = {"transfers_created": newest_transfer, "payouts_created": newest_payout}
         yield page
+
+
+SOURCE_TYPES.register(StripeSource, StripeApi)

@@ -9,18 +9,30 @@ policy with ``list`` and ``read`` on ``<mount>/metadata/*`` only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import httpx
+from pydantic import SecretStr
 
-from payoutwatch.config import VaultKvSource
+from payoutwatch.config import SOURCE_TYPES, Settings, SourceBase
 from payoutwatch.records import CredentialKind
 from payoutwatch.sources.base import Page, SourceError, midnight_if_date
 from payoutwatch.sources.http import get_json
 
 
+class VaultKvSource(SourceBase):
+    type: Literal["vault_kv"]
+    url: str
+    token: SecretStr
+    mount: str = "secret"
+    path_prefix: str = ""
+    namespace: str | None = None  # Vault Enterprise namespace
+    owner: str | None = None
+
+
 class VaultKv:
-    def __init__(self, name: str, config: VaultKvSource) -> None:
+    def __init__(self, name: str, config: VaultKvSource, settings: Settings) -> None:
         self.name = name
         self.config = config
 
@@ -47,7 +59,7 @@ class VaultKv:
             else:
                 yield full
 
-    def pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def pages(self, cursor: dict[str, Any] | None, *, now: datetime) -> Iterator[Page]:
         page = Page()
         prefix = self.config.path_prefix.strip("/")
         with httpx.Client(timeout=self.config.timeout_seconds) as client:
@@ -75,3 +87,6 @@ class VaultKv:
         if rotate_by:
             record["rotate_by"] = midnight_if_date(rotate_by)
         return record
+
+
+SOURCE_TYPES.register(VaultKvSource, VaultKv)

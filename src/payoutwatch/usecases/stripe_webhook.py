@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from payoutwatch.config import Settings, StripeSource
+from payoutwatch.config import Settings
+from payoutwatch.sources.stripe_api import StripeSource
 from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import webhook_events

@@ -100,7 +100,7 @@ def _pull(
     attempt = 0
     while True:
         try:
-            for page in source.pages(_cursor(engine, name)):
+            for page in source.pages(_cursor(engine, name), now=now()):
                 _write(engine, settings, name, page, now(), result)
             return
         except SourceError as exc:

@@ -1,37 +1,16 @@
-"""Channel types: one module and one class each, built from ``channels.<name>`` settings."""
+"""Channel types: one module each, holding its settings model and its class and registering both
+in ``config.CHANNEL_TYPES``; ``build_channel`` looks the configured ``type`` up there."""
 
 from __future__ import annotations
 
 import httpx
 
-from payoutwatch.config import (
-    ChannelSettings,
-    EmailChannel,
-    JiraChannel,
-    LogChannel,
-    PagerDutyChannel,
-    SlackChannel,
-    WebhookChannel,
-)
-from payoutwatch.notify.channels.base import Channel, DeliveryError
+from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
+from payoutwatch.notify.channels.base import Channel, DeliveryError, Report
 
 
-def build_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> Channel:
-    from payoutwatch.notify.channels import email, jira, log, pagerduty, slack, webhook
-
-    if isinstance(settings, PagerDutyChannel):
-        return pagerduty.PagerDuty(name, settings, client)
-    if isinstance(settings, SlackChannel):
-        return slack.Slack(name, settings, client)
-    if isinstance(settings, JiraChannel):
-        return jira.Jira(name, settings, client)
-    if isinstance(settings, EmailChannel):
-        return email.Email(name, settings)
-    if isinstance(settings, WebhookChannel):
-        return webhook.Webhook(name, settings, client)
-    if isinstance(settings, LogChannel):
-        return log.Log(name)
-    raise TypeError(f"unknown channel settings {type(settings).__name__}")
+def build_channel(name: str, settings: ChannelSettingsBase, client: httpx.Client) -> Channel:
+    return CHANNEL_TYPES.lookup(settings.type).factory(name, settings, client)
 
 
-__all__ = ["Channel", "DeliveryError", "build_channel"]
+__all__ = ["Channel", "DeliveryError", "Report", "build_channel"]

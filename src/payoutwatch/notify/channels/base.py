@@ -1,23 +1,30 @@
-"""The channel contract: ``send(message)`` delivers or raises ``DeliveryError``.
-
-``permanent=True`` means retrying cannot help (a 4xx other than 408/429); ``retry_after``
-carries a server's ``Retry-After`` in seconds.
-"""
+"""The channel contract: ``send(message)`` delivers a notification, ``send_report(report)`` a
+rendered report; both raise ``DeliveryError`` (an ``IntegrationError``: ``permanent`` when
+retrying cannot help, ``retry_after`` from the server)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 
+from payoutwatch.integration_errors import IntegrationError, http_error
 from payoutwatch.notify.messages import Message
 
 
-class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
+class DeliveryError(IntegrationError):
+    """A notification or report was not delivered."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rendered report: its title, its Markdown text and its HTML."""
+
+    title: str
+    markdown: str
+    html: str
 
 
 class Channel(Protocol):
@@ -27,37 +34,26 @@ class Channel(Protocol):
         """Deliver one notification or raise ``DeliveryError``."""
         ...
 
+    def send_report(self, report: Report) -> None:
+        """Deliver one report or raise ``DeliveryError`` (permanent where the channel carries none)."""
+        ...
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
 
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        from datetime import UTC, datetime
+# (name, its settings model instance, the shared HTTP client) -> the channel; registered in CHANNEL_TYPES.
+ChannelFactory = Callable[[str, Any, httpx.Client], Channel]
 
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+def cannot_carry_reports(name: str) -> DeliveryError:
+    return DeliveryError(f"channel {name!r} cannot carry reports", permanent=True)
 
 
 def check_response(response: httpx.Response, what: str) -> None:
     """Raise the right ``DeliveryError`` for a non-2xx answer (never echoing secrets: no URL)."""
     if response.is_success:
         return
-    status = response.status_code
     body = response.text[:200].strip()
-    text = f"{what} answered HTTP {status}" + (f": {body}" if body else "")
-    if status == 429:
-        raise DeliveryError(text, retry_after=retry_after_seconds(response))
-    if status in (408, 409, 425) or status >= 500:
-        raise DeliveryError(text, retry_after=retry_after_seconds(response))
-    raise DeliveryError(text, permanent=True)
+    text = f"{what} answered HTTP {response.status_code}" + (f": {body}" if body else "")
+    raise http_error(response, text, DeliveryError)
 
 
 def post_json(client: httpx.Client, url: str, body: object, what: str, **kwargs: object) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""SMTP e-mail with plain-text and HTML parts and ``X-Payoutwatch-*`` headers."""
+"""SMTP e-mail with plain-text and HTML parts and ``X-Payoutwatch-*`` headers (notifications and reports)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,29 @@ import html
 import smtplib
 import ssl
 from email.message import EmailMessage
+from typing import Literal
 
-from payoutwatch.config import EmailChannel
-from payoutwatch.notify.channels.base import DeliveryError
+import httpx
+from pydantic import ConfigDict, Field, SecretStr
+
+from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
+from payoutwatch.notify.channels.base import DeliveryError, Report
 from payoutwatch.notify.messages import Message
+
+
+class EmailChannel(ChannelSettingsBase):
+    type: Literal["email"]
+    host: str
+    port: int = 25
+    starttls: bool = False
+    tls_ca_file: str | None = None  # a private CA to trust for STARTTLS (default: the system store)
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field("payoutwatch@localhost", alias="from")
+    to: list[str]
+    timeout_seconds: float = 10
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 def compose(message: Message, settings: EmailChannel) -> EmailMessage:
@@ -33,6 +52,15 @@ def compose(message: Message, settings: EmailChannel) -> EmailMessage:
         f"<ul>{reasons}</ul><table>{rows}</table>{link}</body></html>",
         subtype="html",
     )
+    return mail
+
+
+def compose_report(report: Report, settings: EmailChannel) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"], mail["From"], mail["To"] = report.title, settings.from_, ", ".join(settings.to)
+    mail["X-Payoutwatch-Report"] = report.title
+    mail.set_content(report.markdown)
+    mail.add_alternative(report.html, subtype="html")
     return mail
 
 
@@ -60,9 +88,15 @@ def smtp_deliver(s: EmailChannel, mail: EmailMessage) -> None:
 
 
 class Email:
-    def __init__(self, name: str, settings: EmailChannel) -> None:
+    def __init__(self, name: str, settings: EmailChannel, client: httpx.Client | None = None) -> None:
         self.name = name
-        self.settings = settings
+        self.settings = settings  # SMTP: the shared HTTP client is not used
 
     def send(self, message: Message) -> None:
         smtp_deliver(self.settings, compose(message, self.settings))
+
+    def send_report(self, report: Report) -> None:
+        smtp_deliver(self.settings, compose_report(report, self.settings))
+
+
+CHANNEL_TYPES.register(EmailChannel, Email)

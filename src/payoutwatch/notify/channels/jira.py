@@ -7,13 +7,34 @@ before we recorded it) never opens a second ticket. Data Center / Server use
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import SecretStr, model_validator
 
-from payoutwatch.config import JiraChannel
-from payoutwatch.notify.channels.base import DeliveryError, check_response, post_json
+from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
+from payoutwatch.notify.channels.base import DeliveryError, Report, cannot_carry_reports, check_response, post_json
 from payoutwatch.notify.messages import Message
+
+
+class JiraChannel(ChannelSettingsBase):
+    carries_reports: ClassVar[bool] = False
+
+    type: Literal["jira"]
+    base_url: str
+    project: str
+    issue_type: str = "Task"
+    api_version: Literal[2, 3] = 2
+    email: str | None = None
+    api_token: SecretStr | None = None
+    bearer_token: SecretStr | None = None
+    timeout_seconds: float = 10
+
+    @model_validator(mode="after")
+    def _auth(self) -> JiraChannel:
+        if self.bearer_token is None and (self.email is None or self.api_token is None):
+            raise ValueError("a jira channel needs email and api_token, or bearer_token")
+        return self
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -98,3 +119,9 @@ class Jira:
             self.create_ticket(message)
         elif message.event != "firing":
             self.comment(ticket, message)
+
+    def send_report(self, report: Report) -> None:
+        raise cannot_carry_reports(self.name)
+
+
+CHANNEL_TYPES.register(JiraChannel, Jira)

@@ -1,16 +1,26 @@
-"""Writes the notification to the service log (the demo's default channel)."""
+"""Writes the notification to the service log (the demo's default channel), and reports too."""
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
+import httpx
+
+from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
+from payoutwatch.notify.channels.base import Report
 from payoutwatch.notify.messages import Message
 
 logger = logging.getLogger("payoutwatch.notify")
+report_logger = logging.getLogger("payoutwatch.reports")
+
+
+class LogChannel(ChannelSettingsBase):
+    type: Literal["log"]
 
 
 class Log:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, settings: LogChannel | None = None, client: httpx.Client | None = None) -> None:
         self.name = name
 
     def send(self, message: Message) -> None:
@@ -23,3 +33,9 @@ class Log:
             message.severity,
             message.summary,
         )
+
+    def send_report(self, report: Report) -> None:
+        report_logger.warning("%s\n%s", report.title, report.markdown)
+
+
+CHANNEL_TYPES.register(LogChannel, Log)

@@ -5,13 +5,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import Field, SecretStr
 
-from payoutwatch.config import PagerDutyChannel
-from payoutwatch.notify.channels.base import post_json
+from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
+from payoutwatch.notify.channels.base import Report, cannot_carry_reports, post_json
 from payoutwatch.notify.messages import Message
+
+
+class PagerDutyChannel(ChannelSettingsBase):
+    carries_reports: ClassVar[bool] = False
+
+    type: Literal["pagerduty"]
+    routing_key: SecretStr
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    severity_map: dict[str, str] = Field(
+        default_factory=lambda: {"SEV-1": "critical", "SEV-2": "error", "SEV-3": "warning", "SEV-4": "info"}
+    )
+    timeout_seconds: float = 10
 
 
 class PagerDuty:
@@ -64,3 +77,9 @@ class PagerDuty:
             "PagerDuty",
             timeout=self.settings.timeout_seconds,
         )
+
+    def send_report(self, report: Report) -> None:
+        raise cannot_carry_reports(self.name)
+
+
+CHANNEL_TYPES.register(PagerDutyChannel, PagerDuty)

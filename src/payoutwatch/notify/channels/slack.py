@@ -1,16 +1,18 @@
 """Slack: an incoming webhook, or ``chat.postMessage`` with a bot token and channel.
 
-``text`` starts with the event tag (``[FIRING]`` …) and is the fallback for ``blocks``.
+``text`` starts with the event tag (``[FIRING]`` …) and is the fallback for ``blocks``. A report
+is a header block and its Markdown cut into sections within Slack's limits.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import SecretStr, model_validator
 
-from payoutwatch.config import SlackChannel
-from payoutwatch.notify.channels.base import DeliveryError, post_json
+from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
+from payoutwatch.notify.channels.base import DeliveryError, Report, post_json
 from payoutwatch.notify.messages import Message
 
 RETRYABLE_API_ERRORS = {
@@ -20,6 +22,23 @@ RETRYABLE_API_ERRORS = {
     "service_unavailable",
     "request_timeout",
 }
+SECTION_LIMIT = 2900  # a section's text may hold 3000 characters
+MAX_SECTIONS = 10
+
+
+class SlackChannel(ChannelSettingsBase):
+    type: Literal["slack"]
+    webhook_url: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    channel: str | None = None
+    api_url: str = "https://slack.com/api/chat.postMessage"
+    timeout_seconds: float = 10
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SlackChannel:
+        if self.webhook_url is None and (self.bot_token is None or not self.channel):
+            raise ValueError("a slack channel needs webhook_url, or bot_token and channel")
+        return self
 
 
 def blocks(message: Message) -> list[dict[str, Any]]:
@@ -43,6 +62,14 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     return out
 
 
+def report_blocks(report: Report) -> list[dict[str, Any]]:
+    text = report.markdown
+    sections = range(0, min(len(text), MAX_SECTIONS * SECTION_LIMIT), SECTION_LIMIT)
+    return [{"type": "header", "text": {"type": "plain_text", "text": report.title[:150]}}] + [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[i : i + SECTION_LIMIT]}} for i in sections
+    ]
+
+
 class Slack:
     def __init__(self, name: str, settings: SlackChannel, client: httpx.Client) -> None:
         self.name = name
@@ -51,13 +78,20 @@ class Slack:
 
     def payload(self, message: Message) -> dict[str, Any]:
         text = f"{message.headline} (rule {message.rule}, alert key {message.key})"
-        body: dict[str, Any] = {"text": text, "blocks": blocks(message)}
+        return self._addressed({"text": text, "blocks": blocks(message)})
+
+    def send(self, message: Message) -> None:
+        self._post(self.payload(message))
+
+    def send_report(self, report: Report) -> None:
+        self._post(self._addressed({"text": report.title, "blocks": report_blocks(report)}))
+
+    def _addressed(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.settings.webhook_url is None:
             body["channel"] = self.settings.channel
         return body
 
-    def send(self, message: Message) -> None:
-        body = self.payload(message)
+    def _post(self, body: dict[str, Any]) -> None:
         if self.settings.webhook_url is not None:
             post_json(
                 self.client,
@@ -80,3 +114,6 @@ class Slack:
         if not answer.get("ok", False):
             error = str(answer.get("error", "unknown_error"))
             raise DeliveryError(f"Slack chat.postMessage said {error}", permanent=error not in RETRYABLE_API_ERRORS)
+
+
+CHANNEL_TYPES.register(SlackChannel, Slack)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from payoutwatch.config import StripeSource
 from payoutwatch.records import BatchRejected
+from payoutwatch.sources.stripe_api import StripeSource
 from payoutwatch.usecases.stripe_webhook import SignatureError, handle
 from payoutwatch.web.deps import State
 
