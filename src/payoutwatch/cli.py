@@ -133,7 +133,7 @@ def ingest(
     if kind not in RECORD_TYPES:
         fail(unknown_kind_message(kind), code=2)
     try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()  # decoded per line
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}", code=2)
     try:

@@ -1,40 +1,107 @@
-"""The six record kinds of DESIGN §3 and batch parsing with line-numbered errors.
+"""The six record kinds of DESIGN §3, their bounds, and batch parsing with line-numbered errors.
 
 A batch is JSON Lines (one object per line) or one JSON array. Parsing never stops at
 the first problem: every bad record is reported as ``line N: field: reason`` so a person
 can fix the whole file in one go.
+
+Bounds (DESIGN §3, pinned) keep every accepted value storable on both stores and summable:
+cents within ±10^15, counts within 0…10^9, exit codes within 32 bits, instants between
+1970-01-01 and 2199-12-31 UTC given as ISO 8601 strings with an offset, text of bounded
+length without control characters, and no field given twice.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from payoutwatch.clock import to_utc
+MAX_CENTS = 10**15
+MAX_COUNT = 10**9
+EXIT_CODES = (-(2**31), 2**31 - 1)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+ID_CHARS = 200
+PROSE_CHARS = 1000
+
+# C0 and C1 control characters except tab, and lone surrogates (not encodable as UTF-8)
+_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _utc(value: datetime) -> datetime:
-    return to_utc(value)
+def _instant(value: Any) -> datetime:
+    """An ISO 8601 string with an offset (or an aware ``datetime`` from code) → UTC, within bounds."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("z"):
+            text = text[:-1] + "Z"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise PydanticCustomError(
+                "instant_format", "not an ISO 8601 timestamp with an offset, e.g. 2026-03-05T06:00:00-05:00"
+            ) from None
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        raise PydanticCustomError(
+            "instant_type", "a timestamp must be a string (ISO 8601 with an offset), not {kind}", {"kind": _kind(value)}
+        )
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise PydanticCustomError("timezone_aware", "timestamp has no UTC offset")
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise PydanticCustomError("instant_range", "timestamp is outside 1970-01-01 … 2199-12-31 (UTC)")
+    return utc
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-Cents = StrictInt
-NonEmpty = Annotated[str, Field(min_length=1, max_length=200)]
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else type(value).__name__
+
+
+def _plain_text(value: str) -> str:
+    found = _FORBIDDEN_CHARS.search(value)
+    if found is not None:
+        code = f"U+{ord(found.group()):04X}"
+        raise PydanticCustomError("control_character", f"contains the control character {code}; only tab is allowed")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+Cents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS)]
+Amount = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+ExitCode = Annotated[StrictInt, Field(ge=EXIT_CODES[0], le=EXIT_CODES[1])]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=ID_CHARS), AfterValidator(_plain_text)]
+Prose = Annotated[str, StringConstraints(max_length=PROSE_CHARS), AfterValidator(_plain_text)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=PROSE_CHARS), AfterValidator(_plain_text)]
 
 
 class PayoutStatus(StrEnum):
@@ -75,14 +142,14 @@ class JobRun(Record):
     scheduled_for: Instant | None = None
     started_at: Instant
     finished_at: Instant | None = None
-    exit_code: StrictInt | None = None
-    studios_scheduled: Annotated[StrictInt, Field(ge=0)] | None = None
-    studios_processed: Annotated[StrictInt, Field(ge=0)] | None = None
-    success_count: Annotated[StrictInt, Field(ge=0)] | None = None
-    error_count: Annotated[StrictInt, Field(ge=0)] | None = None
-    retry_count: Annotated[StrictInt, Field(ge=0)] | None = None
+    exit_code: ExitCode | None = None
+    studios_scheduled: Count | None = None
+    studios_processed: Count | None = None
+    success_count: Count | None = None
+    error_count: Count | None = None
+    retry_count: Count | None = None
     cad_processed_cents: Cents | None = None
-    source: str | None = None
+    source: NonEmpty | None = None
 
     @field_validator("finished_at")
     @classmethod
@@ -111,13 +178,13 @@ class ScheduledPayout(Record):
     payout_id: NonEmpty
     studio_id: NonEmpty
     scheduled_for: Instant
-    amount_cents: Cents
-    currency: str
+    amount_cents: Amount
+    currency: NonEmpty
     status: PayoutStatus
-    hold_reason: str | None = None
+    hold_reason: NonEmpty | None = None
     paid_at: Instant | None = None
-    run_id: str | None = None
-    transfer_id: str | None = None
+    run_id: NonEmpty | None = None
+    transfer_id: NonEmpty | None = None
 
 
 class ReserveSnapshot(Record):
@@ -126,7 +193,7 @@ class ReserveSnapshot(Record):
     account_id: NonEmpty
     as_of: Instant
     balance_cents: Cents
-    threshold_cents: Annotated[StrictInt, Field(ge=0)]
+    threshold_cents: Amount
 
 
 class ManualPayout(Record):
@@ -134,12 +201,12 @@ class ManualPayout(Record):
     key_fields: ClassVar[tuple[str, ...]] = ("id",)
     id: NonEmpty
     studio_id: NonEmpty
-    amount_cents: Cents
-    currency: str
+    amount_cents: Amount
+    currency: NonEmpty
     detected_at: Instant
     completed_at: Instant | None = None
-    reason: str | None = None
-    run_id: str | None = None
+    reason: Prose | None = None
+    run_id: NonEmpty | None = None
     scheduled_for: Instant | None = None
 
     @field_validator("completed_at")
@@ -155,11 +222,11 @@ class Transfer(Record):
     record_kind: ClassVar[str] = "transfers"
     key_fields: ClassVar[tuple[str, ...]] = ("transfer_id",)
     transfer_id: NonEmpty
-    amount_cents: Cents
-    currency: str
+    amount_cents: Amount
+    currency: NonEmpty
     created_at: Instant
-    destination: str | None = None
-    payout_id: str | None = None
+    destination: NonEmpty | None = None
+    payout_id: NonEmpty | None = None
     reversed: StrictBool = False
 
 
@@ -169,12 +236,12 @@ class Credential(Record):
     credential_id: NonEmpty
     created_at: Instant
     kind: CredentialKind
-    name: NonEmpty
-    owner: str | None = None
+    name: Title
+    owner: NonEmpty | None = None
     expires_at: Instant | None = None
     rotate_by: Instant | None = None
-    source: str | None = None
-    fingerprint: str | None = None  # SHA-256 of an X.509 certificate, when the credential is one
+    source: NonEmpty | None = None
+    fingerprint: NonEmpty | None = None  # SHA-256 of an X.509 certificate, when the credential is one
 
 
 RECORD_TYPES: dict[str, type[Record]] = {
@@ -208,11 +275,15 @@ def unknown_kind_message(kind: str) -> str:
     return f"unknown record kind {kind!r}; expected one of: {', '.join(RECORD_TYPES)}"
 
 
-def parse_batch(kind: str, text: str, *, currency: str = "CAD") -> list[Record]:
-    """Parse and validate a whole batch; raise ``BatchRejected`` listing every bad record."""
+def parse_batch(kind: str, data: str | bytes, *, currency: str = "CAD") -> list[Record]:
+    """Parse and validate a whole batch; raise ``BatchRejected`` listing every bad record.
+
+    ``data`` is JSON Lines or one JSON array, as text or as raw bytes (decoded as UTF-8 line by
+    line, so a line that is not UTF-8 is reported with its number instead of failing the read).
+    """
     if kind not in RECORD_TYPES:
         raise ValueError(unknown_kind_message(kind))
-    objects, errors, unit = split_batch(text)
+    objects, errors, unit = split_batch(data)
     return validate_objects(kind, objects, currency=currency, errors=errors, unit=unit)
 
 
@@ -250,27 +321,80 @@ def validate_objects(
     return records
 
 
-def split_batch(text: str) -> tuple[list[tuple[int, Any]], list[RecordError], str]:
-    """JSON Lines or a JSON array as numbered objects, the lines that are not JSON, and the unit (line or record)."""
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            array = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return [], [RecordError(exc.lineno, "(json)", f"not valid JSON: {exc.msg}")], "line"
-        if not isinstance(array, list):
-            return [], [RecordError(1, "(json)", "expected a JSON array or JSON Lines")], "line"
-        return [(i + 1, obj) for i, obj in enumerate(array)], [], "record"
+class _DuplicateField(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a field given twice is an error, not a silent last-wins."""
+    obj: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in obj:
+            raise _DuplicateField(name)
+        obj[name] = value
+    return obj
+
+
+class JsonRefused(ValueError):
+    """Text that is not acceptable JSON: ``field`` and ``reason`` as in ``RecordError``; ``line``
+    is the line of the text where the problem is (1 when unknown)."""
+
+    def __init__(self, field: str, reason: str, line: int = 1) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason, self.line = field, reason, line
+
+
+def decode_json(text: str) -> Any:
+    """``json.loads`` that raises ``JsonRefused`` for anything a batch may not contain.
+
+    Refused: invalid JSON, a field given twice in one object, nesting too deep for the parser,
+    and integers too long to convert (Python's 4,300-digit limit).
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique_fields)
+    except _DuplicateField as exc:
+        raise JsonRefused(exc.name, "field is given more than once") from None
+    except json.JSONDecodeError as exc:
+        raise JsonRefused("(json)", f"not valid JSON: {exc.msg} at column {exc.colno}", exc.lineno) from None
+    except RecursionError:
+        raise JsonRefused("(json)", "nested too deeply") from None
+    except ValueError:  # Python refuses to convert integers of more than 4,300 digits
+        raise JsonRefused("(json)", "a number has too many digits") from None
+
+
+def split_batch(data: str | bytes) -> tuple[list[tuple[int, Any]], list[RecordError], str]:
+    """Decode a batch into ``(number, object)`` pairs plus the errors met, and the unit numbered."""
+    raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else data
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some editors write
+        raw = raw[3:]
+    if raw.lstrip().startswith(b"["):
+        return _split_array(raw)
     objects: list[tuple[int, Any]] = []
     errors: list[RecordError] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            objects.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            errors.append(RecordError(number, "(json)", f"not valid JSON: {exc.msg} at column {exc.colno}"))
+            objects.append((number, decode_json(line.decode("utf-8"))))
+        except UnicodeDecodeError as exc:
+            errors.append(RecordError(number, "(encoding)", f"not UTF-8 (byte {exc.start + 1} of the line)"))
+        except JsonRefused as exc:
+            errors.append(RecordError(number, exc.field, exc.reason))
     return objects, errors, "line"
+
+
+def _split_array(raw: bytes) -> tuple[list[tuple[int, Any]], list[RecordError], str]:
+    try:
+        array = decode_json(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return [], [RecordError(raw.count(b"\n", 0, exc.start) + 1, "(encoding)", "not UTF-8")], "line"
+    except JsonRefused as exc:
+        return [], [RecordError(exc.line, exc.field, exc.reason)], "line"
+    if not isinstance(array, list):
+        return [], [RecordError(1, "(json)", "expected a JSON array or JSON Lines")], "line"
+    return [(i + 1, obj) for i, obj in enumerate(array)], [], "record"
 
 
 def _describe(number: int, exc: ValidationError, unit: str) -> list[RecordError]:
@@ -284,6 +408,8 @@ def _describe(number: int, exc: ValidationError, unit: str) -> list[RecordError]
             reason = "required field is missing"
         elif kind == "timezone_aware":
             reason = "timestamp has no UTC offset; add one, e.g. 'Z' or '+00:00'"
+        elif isinstance(err.get("input"), dict | list) and len(err["loc"]) == 1:
+            reason = f"expected a single value, not {_kind(err['input'])}"
         else:
             reason = err["msg"]
         out.append(RecordError(number, field, reason, unit))

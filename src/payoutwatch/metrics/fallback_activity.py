@@ -12,6 +12,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics.common import as_number, percentile, ratio, window_start
 from payoutwatch.metrics.runs import runs_known_at, select_runs
+from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import job_runs, manual_payouts
 from payoutwatch.store.types import elapsed
 
@@ -21,13 +22,13 @@ def automated_cents(conn: Connection, at: datetime, since: datetime, settings: S
     r = job_runs.c
     base = select_runs(settings.schedule.job, at).where(r.started_at > since)
     reported = conn.execute(
-        select(func.coalesce(func.sum(r.cad_processed_cents), 0)).where(
+        select(exact_sum(r.cad_processed_cents)).where(
             r.job == settings.schedule.job, r.started_at <= at, r.started_at > since
         )
     ).scalar_one()
     unreported = conn.execute(base.where(r.cad_processed_cents.is_(None))).all()
     derived = sum(f.cad_processed_cents or 0 for f in runs_known_at(unreported, conn, at, counts=False))
-    return int(reported) + derived
+    return (reported or 0) + derived
 
 
 def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     since = window_start(at, days)
     m = manual_payouts.c
     in_window = (m.detected_at > since) & (m.detected_at <= at)
-    count, total = conn.execute(select(func.count(), func.coalesce(func.sum(m.amount_cents), 0)).where(in_window)).one()
+    count, total = conn.execute(select(func.count(), exact_sum(m.amount_cents)).where(in_window)).one()
     completed = m.completed_at.is_not(None) & (m.completed_at <= at)
     durations = sorted(
         float(d) for (d,) in conn.execute(select(elapsed(m.detected_at, m.completed_at)).where(in_window, completed))
@@ -50,7 +51,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
         .limit(OPEN_SHOWN)
     ).all()
     automated = automated_cents(conn, at, since, settings)
-    fallback = int(total)
+    fallback = total or 0
     return {
         "at": iso(at),
         "window_days": as_number(days),

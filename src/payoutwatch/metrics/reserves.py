@@ -18,6 +18,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP, PayoutStatus
 from payoutwatch.schedule import schedule_of
+from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reserve_accounts, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed
 
@@ -201,8 +202,8 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
 
     totals = conn.execute(
         select(
-            func.sum(studios_only(latest.c.balance_cents)).label("balance"),
-            func.sum(studios_only(latest.c.threshold_cents)).label("threshold"),
+            exact_sum(studios_only(latest.c.balance_cents)).label("balance"),
+            exact_sum(studios_only(latest.c.threshold_cents)).label("threshold"),
             func.count(studios_only(latest.c.account_id)).label("accounts"),
             platform_only(latest.c.balance_cents).label("platform_balance"),
             platform_only(latest.c.threshold_cents).label("platform_threshold"),
@@ -225,15 +226,15 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     ).all()
     p = scheduled_payouts.c
     held_count, held_cents = conn.execute(
-        select(func.count(), func.coalesce(func.sum(p.amount_cents), 0)).where(
+        select(func.count(), exact_sum(p.amount_cents)).where(
             p.status == PayoutStatus.HELD.value, p.hold_reason == RESERVE_CAP
         )
     ).one()
     return {
         "at": iso(at),
         "accounts": int(accounts),
-        "aggregate_balance_cents": int(balance) if balance is not None else None,
-        "aggregate_threshold_cents": int(threshold) if threshold is not None else None,
+        "aggregate_balance_cents": balance,
+        "aggregate_threshold_cents": threshold,
         "platform": (
             {
                 "balance_cents": int(totals.platform_balance),
@@ -254,7 +255,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             }
             for r in near
         ],
-        "held_payouts": {"count": int(held_count), "amount_cents": int(held_cents)},
+        "held_payouts": {"count": int(held_count), "amount_cents": held_cents or 0},
         "projected_breaches": [
             {
                 **p.as_json(),

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Row, func, literal, select
 from payoutwatch.clock import iso
 from payoutwatch.metrics.common import as_number, ratio, seconds
 from payoutwatch.records import PayoutStatus
+from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import job_runs, scheduled_payouts
 
 
@@ -141,13 +142,13 @@ def _derive(conn: Connection, cycles: set[datetime], at: datetime, *, counts: bo
     p = scheduled_payouts.c
     paid_studios = func.count(p.studio_id.distinct()) if counts else literal(0)
     paid_q = (
-        select(p.scheduled_for, p.run_id, paid_studios, func.sum(p.amount_cents))
+        select(p.scheduled_for, p.run_id, paid_studios, exact_sum(p.amount_cents))
         .where(p.scheduled_for.in_(cycles))
         .where(p.status == PayoutStatus.PAID.value)
         .where(p.paid_at <= at)
         .group_by(p.scheduled_for, p.run_id)
     )
-    paid = {(c, r): (int(n), int(s or 0)) for c, r, n, s in conn.execute(paid_q)}
+    paid = {(c, r): (int(n), s or 0) for c, r, n, s in conn.execute(paid_q)}
     scheduled: dict[datetime, int] = {}
     if counts:
         scheduled_q = (

@@ -17,6 +17,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics.common import percentile, ratio
 from payoutwatch.metrics.fallback_activity import automated_cents
+from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import alert_history, manual_payouts
 from payoutwatch.store.types import elapsed
 
@@ -50,13 +51,13 @@ def previous(label: str) -> str:
 def _fallback(conn: Connection, start: datetime, end: datetime, settings: Settings) -> dict[str, Any]:
     m = manual_payouts.c
     window = (m.detected_at >= start) & (m.detected_at < end)
-    count, cents = conn.execute(select(func.count(), func.coalesce(func.sum(m.amount_cents), 0)).where(window)).one()
+    count, cents = conn.execute(select(func.count(), exact_sum(m.amount_cents)).where(window)).one()
     automated = automated_cents(conn, end, start, settings)
     return {
         "manual_payouts": int(count),
-        "fallback_cents": int(cents),
+        "fallback_cents": cents or 0,
         "automated_cents": automated,
-        "fallback_ratio": ratio(int(cents), automated),
+        "fallback_ratio": ratio(cents or 0, automated),
     }
 
 
@@ -69,9 +70,9 @@ def quarterly(conn: Connection, label: str, settings: Settings) -> dict[str, Any
     m = manual_payouts.c
     in_quarter = (m.detected_at >= start) & (m.detected_at < end)
     by_reason = [
-        {"reason": reason or "unknown", "manual_payouts": int(n), "fallback_cents": int(c)}
+        {"reason": reason or "unknown", "manual_payouts": int(n), "fallback_cents": c or 0}
         for reason, n, c in conn.execute(
-            select(m.reason, func.count(), func.coalesce(func.sum(m.amount_cents), 0))
+            select(m.reason, func.count(), exact_sum(m.amount_cents))
             .where(in_quarter)
             .group_by(m.reason)
             .order_by(func.count().desc(), m.reason)

@@ -17,6 +17,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import PayoutStatus
 from payoutwatch.schedule import schedule_of
+from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reconciliation_signoffs, scheduled_payouts, transfers
 
 CATEGORIES = ("matched", "missing_transfer", "amount_mismatch", "reversed", "unexpected_transfer", "orphan_transfer")
@@ -73,13 +74,13 @@ def _orphans(cycle: datetime, settings: Settings) -> Any:
 def reconciliation(conn: Connection, cycle: datetime, settings: Settings) -> dict[str, Any]:
     c = _classified(cycle)
     totals = {
-        row.category: {"count": int(row.n), "ledger_cents": int(row.ledger or 0), "psp_cents": int(row.psp or 0)}
+        row.category: {"count": int(row.n), "ledger_cents": row.ledger or 0, "psp_cents": row.psp or 0}
         for row in conn.execute(
             select(
                 c.c.category,
                 func.count().label("n"),
-                func.sum(c.c.ledger_cents).label("ledger"),
-                func.sum(c.c.psp_cents).label("psp"),
+                exact_sum(c.c.ledger_cents).label("ledger"),
+                exact_sum(c.c.psp_cents).label("psp"),
             ).group_by(c.c.category)
         )
     }
@@ -94,8 +95,8 @@ def reconciliation(conn: Connection, cycle: datetime, settings: Settings) -> dic
     ]
     orphans = [dict(r._mapping) for r in conn.execute(_orphans(cycle, settings).limit(DETAIL_LIMIT))]
     orphaned = _orphans(cycle, settings).subquery()
-    orphan_totals = conn.execute(select(func.count(), func.coalesce(func.sum(orphaned.c.amount_cents), 0))).one()
-    totals["orphan_transfer"] = {"count": int(orphan_totals[0]), "ledger_cents": 0, "psp_cents": int(orphan_totals[1])}
+    orphan_count, orphan_cents = conn.execute(select(func.count(), exact_sum(orphaned.c.amount_cents))).one()
+    totals["orphan_transfer"] = {"count": int(orphan_count), "ledger_cents": 0, "psp_cents": orphan_cents or 0}
     signed = conn.execute(select(reconciliation_signoffs).where(reconciliation_signoffs.c.cycle == cycle)).first()
     paid_ledger = sum(
         v["ledger_cents"]

@@ -30,6 +30,7 @@ metadata = MetaData(
 )
 
 Id = String(200)
+Prose = String(1000)  # DESIGN §3 bounds: ids and short text ≤ 200 characters, name and reason ≤ 1,000
 
 job_runs = Table(
     "job_runs",
@@ -47,7 +48,7 @@ job_runs = Table(
     Column("error_count", Integer),
     Column("retry_count", Integer),
     Column("cad_processed_cents", BigInteger),
-    Column("source", String(100)),
+    Column("source", Id),
     Column("ingested_at", UtcDateTime, nullable=False),
     # last run / runs in a window: job + started_at
     Index("ix_job_runs_job_started", "job", "started_at"),
@@ -64,7 +65,7 @@ scheduled_payouts = Table(
     Column("amount_cents", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("hold_reason", String(100)),
+    Column("hold_reason", Id),
     Column("paid_at", UtcDateTime),
     Column("run_id", Id),
     Column("transfer_id", Id),
@@ -118,7 +119,7 @@ manual_payouts = Table(
     Column("currency", String(3), nullable=False),
     Column("detected_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
-    Column("reason", String(200)),
+    Column("reason", Prose),
     Column("run_id", Id),
     Column("scheduled_for", UtcDateTime),
     Column("ingested_at", UtcDateTime, nullable=False),
@@ -146,12 +147,12 @@ credentials = Table(
     Column("credential_id", Id, primary_key=True),
     Column("created_at", UtcDateTime, primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("owner", String(100)),
+    Column("name", Prose, nullable=False),
+    Column("owner", Id),
     Column("expires_at", UtcDateTime),
     Column("rotate_by", UtcDateTime),
-    Column("source", String(100)),
-    Column("fingerprint", String(100)),
+    Column("source", Id),
+    Column("fingerprint", Id),
     Column("ingested_at", UtcDateTime, nullable=False),
 )
 
@@ -164,7 +165,7 @@ alerts = Table(
     Column("state", String(16), nullable=False),
     Column("stage", String(20)),
     Column("severity", String(10), nullable=False),
-    Column("owner", String(100), nullable=False),
+    Column("owner", Id, nullable=False, comment="the rule's owner, or a credential's owner (a record field)"),
     Column("summary", Text, nullable=False),
     Column("details", JSON, nullable=False),
     Column("episode", String(40), nullable=False, comment="label unique to this firing episode"),
@@ -236,7 +237,7 @@ silences = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("rule", String(60)),
     Column("key", String(300)),
-    Column("owner", String(100)),
+    Column("owner", Id),
     Column("starts_at", UtcDateTime, nullable=False),
     Column("ends_at", UtcDateTime, nullable=False),
     Column("author", String(100), nullable=False),

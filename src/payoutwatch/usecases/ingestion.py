@@ -51,9 +51,9 @@ def store_records(
 
 
 def ingest_text(
-    engine: Engine, kind: str, text: str, settings: Settings, *, now: datetime, actor: str = "cli"
+    engine: Engine, kind: str, text: str | bytes, settings: Settings, *, now: datetime, actor: str = "cli"
 ) -> StoredBatch:
-    """Parse ``text`` (JSON Lines or a JSON array) as ``kind`` records and store them, audited.
+    """Parse ``text`` (JSON Lines or a JSON array; bytes decoded per line) as ``kind`` records, store them, audited.
 
     Raises ``records.BatchRejected`` (every bad record listed) or ``ValueError`` (unknown kind).
     """

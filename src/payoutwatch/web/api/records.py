@@ -26,7 +26,7 @@ class PingIn(BaseModel):
 async def ingest(state: State, kind: str, request: Request, who: Writer) -> JSONResponse:
     if kind not in RECORD_TYPES:
         raise HTTPException(404, f"unknown record kind {kind!r}; expected one of {', '.join(RECORD_TYPES)}")
-    body = (await request.body()).decode("utf-8", errors="replace")
+    body = await request.body()  # bytes: a line that is not UTF-8 is refused with its number
     try:
         result = ingest_text(state.engine, kind, body, state.settings, now=state.now(), actor=who.name)
     except BatchRejected as exc:
