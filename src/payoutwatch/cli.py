@@ -703,6 +703,7 @@ def serve(
 
     from payoutwatch.service import Heartbeat, run_loop
     from payoutwatch.web.app import create_app
+    from payoutwatch.web.proxy import uvicorn_proxy_options
 
     engine, settings = state.engine(), state.settings
     heartbeat, stop = Heartbeat(), threading.Event()
@@ -726,7 +727,7 @@ def serve(
 
     try:
         app_ = create_app(settings, engine, now=clock.now, heartbeat=heartbeat, on_shutdown=stop_loop)
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        uvicorn.run(app_, host=host, port=port, log_level="info", **uvicorn_proxy_options(settings.web))
     finally:
         stop_loop()
 

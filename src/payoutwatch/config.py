@@ -6,6 +6,7 @@ Every key is documented in ``payoutwatch.example.yaml``. An invalid file raises
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import date, datetime
@@ -235,8 +236,20 @@ class SsoSettings(Strict):
 
     user_header: str = "X-Forwarded-User"
     groups_header: str = "X-Forwarded-Groups"  # comma-separated
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1/32"])  # addresses (CIDR) allowed to
+    # the proxies' own addresses (CIDR): only a request whose DIRECT peer is one of them may set the SSO and
+    # X-Forwarded-* headers. No default: even 127.0.0.1 would trust every local process.
+    trusted_proxies: list[str] = Field(min_length=1)
     group_roles: dict[str, str] = Field(default_factory=dict)  # group -> role; the most powerful role wins
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or network (e.g. 10.0.0.5/32)") from None
+        return value
 
 
 class WebSettings(Strict):

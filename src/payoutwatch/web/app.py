@@ -20,6 +20,7 @@ from payoutwatch.config import Settings
 from payoutwatch.web import api, pages
 from payoutwatch.web.middleware import install_middleware
 from payoutwatch.web.pages.render import environment
+from payoutwatch.web.proxy import install_proxy_trust
 from payoutwatch.web.state import LoopStatus, WebState
 
 
@@ -49,6 +50,7 @@ def create_app(
     )
     app.state.web = WebState(settings=settings, engine=engine, now=now, loop=heartbeat, templates=environment())
     install_middleware(app, settings.web)
+    install_proxy_trust(app, settings.web)
     app.include_router(pages.router)
     app.include_router(api.router)
     pages.install_page_errors(app)

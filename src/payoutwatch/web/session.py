@@ -7,7 +7,6 @@ CSRF secret that every form posts back.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy import Engine, insert, select, update
 from payoutwatch.config import Settings
 from payoutwatch.store.tables import api_tokens, sso_users
 from payoutwatch.usecases.tokens import GRANTS, Role, authenticate
+from payoutwatch.web.proxy import direct_peer_trusted
 
 POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST]
 
@@ -35,18 +35,14 @@ class Person:
 
 
 def _sso(request: Request, settings: Settings) -> Person | None:
+    """The person a trusted proxy's SSO headers name; None unless the DIRECT peer is a trusted proxy (a
+    forwarded address never makes a request trusted) and one of the groups maps to a role."""
     sso = settings.web.sso
-    if sso is None or request.client is None:
+    if sso is None or not direct_peer_trusted(request, settings.web):
         return None
     user = request.headers.get(sso.user_header)
     if not user:
         return None
-    try:
-        address = ipaddress.ip_address(request.client.host)
-    except ValueError:
-        return None
-    if not any(address in ipaddress.ip_network(net, strict=False) for net in sso.trusted_proxies):
-        return None  # the headers only count when a trusted proxy set them
     groups = [g.strip() for g in request.headers.get(sso.groups_header, "").split(",") if g.strip()]
     roles = {Role(sso.group_roles[g]) for g in groups if g in sso.group_roles}
     if not roles:

@@ -1,0 +1,80 @@
+"""Forwarded and SSO headers count only from a trusted proxy, checked against a real ``payoutwatch serve``
+(uvicorn on loopback): the TestClient never goes through uvicorn's proxy handling, and that handling is what
+let a local request claim to come from the proxy."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+from sqlalchemy import create_engine, select
+
+from payoutwatch.store.tables import sso_users
+from tests.web.test_serve import free_port
+
+SPOOF = {"X-Forwarded-For": "10.0.0.5", "X-Forwarded-User": "mallory", "X-Forwarded-Groups": "admins"}
+
+
+@contextmanager
+def serving(tmp_path: Path, trusted: list[str]) -> Iterator[tuple[str, str]]:
+    """``payoutwatch serve`` on a free loopback port with SSO trusting ``trusted``; yields (base URL, store URL)."""
+    store = f"sqlite:///{tmp_path / 'pw.db'}"
+    config = tmp_path / "c.yaml"
+    sso = {"trusted_proxies": trusted, "group_roles": {"admins": "admin"}}
+    config.write_text(yaml.safe_dump({"store": {"url": store}, "service": {"tick_seconds": 0.2}, "web": {"sso": sso}}))
+    port = free_port()
+    cli = str(Path(sys.executable).with_name("payoutwatch"))
+    process = subprocess.Popen(
+        [cli, "--config", str(config), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base, store
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+
+
+def sso_names(store: str) -> list[str]:
+    engine = create_engine(store)
+    try:
+        with engine.connect() as conn:
+            return [r.name for r in conn.execute(select(sso_users))]
+    finally:
+        engine.dispose()
+
+
+def test_loopback_request_naming_the_proxy_is_not_an_sso_admin(tmp_path: Path) -> None:
+    with serving(tmp_path, ["10.0.0.5/32"]) as (base, store):
+        page = httpx.get(f"{base}/", headers=SPOOF)
+        alerts = httpx.get(f"{base}/alerts", headers=SPOOF)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert alerts.status_code == 303 and "mallory" not in alerts.text
+    assert sso_names(store) == []  # no SSO user was created
+
+
+def test_a_trusted_proxy_still_signs_people_in_when_it_forwards_their_address(tmp_path: Path) -> None:
+    # the control: loopback IS the proxy here; X-Forwarded-For names the real client, which must not make
+    # the request untrusted (SSO checks the direct peer, not the forwarded address)
+    headers = {**SPOOF, "X-Forwarded-For": "203.0.113.9"}
+    with serving(tmp_path, ["127.0.0.1/32"]) as (base, store):
+        page = httpx.get(f"{base}/", headers=headers)
+    assert page.status_code == 200 and "sso:mallory (admin)" in page.text
+    assert sso_names(store) == ["sso:mallory"]
