@@ -22,7 +22,7 @@ from sqlalchemy import Engine, insert, select
 from payoutwatch.config import Settings
 from payoutwatch.sources.stripe_api import StripeSource
 from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record
-from payoutwatch.store.audit import audit
+from payoutwatch.store.audit import audit_counted
 from payoutwatch.store.tables import webhook_events
 from payoutwatch.usecases.ingestion import store_records
 
@@ -30,7 +30,12 @@ HANDLED = {"payout.paid", "payout.failed", "transfer.created", "transfer.reverse
 
 
 class SignatureError(Exception):
-    """The request is not a genuine, fresh Stripe event; the message says which check failed."""
+    """The request is not a genuine, fresh Stripe event; the message says which check failed, ``cause`` names
+    it in one word (refusals are audited aggregated per cause)."""
+
+    def __init__(self, message: str, *, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -48,31 +53,33 @@ def sign(payload: bytes, secret: str, timestamp: int) -> str:
 
 def verify(payload: bytes, header: str | None, secrets: list[str], *, tolerance: int, now: datetime) -> dict[str, Any]:
     if not secrets:
-        raise SignatureError("no webhook signing secret is configured for this source")
+        raise SignatureError("no webhook signing secret is configured for this source", cause="no_secret")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
-        raise SignatureError("the body is not UTF-8") from None
+        raise SignatureError("the body is not UTF-8", cause="not_utf8") from None
     parts = [item.split("=", 1) for item in (header or "").split(",") if "=" in item]
     stamps = [v for k, v in parts if k.strip() == "t"]
     signatures = [v.strip() for k, v in parts if k.strip() == "v1"]
     if not stamps or not signatures:
-        raise SignatureError("the Stripe-Signature header has no timestamp or no v1 signature")
+        raise SignatureError(
+            "the Stripe-Signature header has no timestamp or no v1 signature", cause="malformed_header"
+        )
     try:
         timestamp = int(stamps[0])
     except ValueError:
-        raise SignatureError("the Stripe-Signature timestamp is not a number") from None
+        raise SignatureError("the Stripe-Signature timestamp is not a number", cause="malformed_header") from None
     expected = [sign(payload, secret, timestamp) for secret in secrets]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        raise SignatureError("no v1 signature matches the signing secret")
+        raise SignatureError("no v1 signature matches the signing secret", cause="bad_signature")
     if timestamp < now.timestamp() - tolerance:
-        raise SignatureError(f"the timestamp is older than the {tolerance} s tolerance")
+        raise SignatureError(f"the timestamp is older than the {tolerance} s tolerance", cause="stale")
     try:
         event = json.loads(text)
     except json.JSONDecodeError:
-        raise SignatureError("the body is not JSON") from None
+        raise SignatureError("the body is not JSON", cause="not_json") from None
     if not isinstance(event, dict) or "id" not in event or "type" not in event:
-        raise SignatureError("the body is not a Stripe event")
+        raise SignatureError("the body is not a Stripe event", cause="not_an_event")
     return event
 
 
@@ -94,9 +101,20 @@ def records_of(event: dict[str, Any], config: StripeSource, currency: str) -> di
 
 
 def handle(
-    engine: Engine, settings: Settings, source: str, payload: bytes, header: str | None, *, now: datetime
+    engine: Engine,
+    settings: Settings,
+    source: str,
+    payload: bytes,
+    header: str | None,
+    *,
+    now: datetime,
+    peer: str | None = None,
+    audit_refusal: bool = True,
 ) -> WebhookOutcome:
-    """Verify and apply one delivery; raises SignatureError (recorded) or records.BatchRejected."""
+    """Verify and apply one delivery; raises SignatureError or records.BatchRejected.
+
+    A refusal is audited aggregated (``record_refusal``) unless ``audit_refusal`` is false (the web app
+    turns it off for an address that is already over its refusal rate)."""
     config = settings.sources[source]
     if not isinstance(config, StripeSource):
         raise ValueError(f"source {source!r} is not a stripe source")
@@ -109,15 +127,8 @@ def handle(
             now=now,
         )
     except SignatureError as exc:
-        with engine.begin() as conn:
-            audit(
-                conn,
-                actor=f"webhook:{source}",
-                action="stripe_webhook_refused",
-                target=None,
-                now=now,
-                details={"reason": str(exc), "bytes": len(payload)},
-            )
+        if audit_refusal:
+            record_refusal(engine, source, exc, now=now, peer=peer, size=len(payload))
         raise
     event_id, kind = str(event["id"]), str(event["type"])
     with engine.begin() as conn:
@@ -130,3 +141,20 @@ def handle(
             insert(webhook_events).values(event_id=event_id, source=source, type=kind, received_at=now, records=count)
         )
     return WebhookOutcome(event_id, kind, applied=count > 0, records=count)
+
+
+def record_refusal(
+    engine: Engine, source: str, refusal: SignatureError, *, now: datetime, peer: str | None, size: int
+) -> None:
+    """Audit a refused delivery as one row per source, cause and minute (``stripe_webhook_refused``, target
+    ``<source>:<cause>``) whose ``count`` grows, so unauthenticated senders cannot grow the log by request."""
+    with engine.begin() as conn:
+        audit_counted(
+            conn,
+            actor=f"webhook:{source}",
+            action="stripe_webhook_refused",
+            target=f"{source}:{refusal.cause}",
+            now=now,
+            details={"reason": str(refusal), "bytes": size},
+            address=peer,
+        )

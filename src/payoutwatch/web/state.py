@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -11,6 +11,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from payoutwatch.config import Settings
+from payoutwatch.web.ratelimit import RefusalLimiter
 
 
 class LoopStatus(Protocol):
@@ -32,3 +33,4 @@ class WebState:
     now: Callable[[], datetime]
     loop: LoopStatus | None
     templates: Environment
+    webhook_refusals: RefusalLimiter = field(default_factory=RefusalLimiter)  # per source address
