@@ -26,7 +26,8 @@ FIGURE_FILTERS: dict[str, Callable[[Any], Any]] = {
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("payoutwatch.reports", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        # every HTML template is escaped (templates are named NAME.html.j2); Markdown is not HTML
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

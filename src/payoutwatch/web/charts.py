@@ -1,10 +1,16 @@
-"""Small server-rendered SVG charts (no JavaScript library, no CDN), and which charts each dashboard page shows."""
+"""Small server-rendered SVG charts (no JavaScript library, no CDN), and which charts each dashboard page shows.
+
+A chart is ``Markup`` (templates place it as it is): it is built here from numbers formatted by this module
+and fixed class names, and every text that comes from data (labels, units, stages) goes through ``escape``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from html import escape
 from typing import Any
+
+from markupsafe import Markup
 
 
 def bars(
@@ -14,11 +20,11 @@ def bars(
     height: int = 180,
     unit: str = "",
     highlight: int | None = None,
-) -> str:
+) -> Markup:
     """A bar chart of (label, value) around a zero line (negative values hang below it); the highlighted
     bar (e.g. the current cycle) stands out."""
     if not values:
-        return '<p class="muted">No data.</p>'
+        return Markup('<p class="muted">No data.</p>')
     top = max(0.0, max(v for _, v in values))
     bottom_value = min(0.0, min(v for _, v in values))
     span = (top - bottom_value) or 1.0
@@ -41,13 +47,13 @@ def bars(
         if len(values) <= 14 or i % max(1, len(values) // 8) == 0:
             parts.append(f'<text x="{x + slot / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(label)}</text>')
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))
 
 
-def timeline(points: list[tuple[str, float, str]], *, days: int = 60, width: int = 640, height: int = 90) -> str:
+def timeline(points: list[tuple[str, float, str]], *, days: int = 60, width: int = 640, height: int = 90) -> Markup:
     """Credentials on a days-left axis from −7 to ``days``: (label, days_left, stage)."""
     if not points:
-        return '<p class="muted">No credentials.</p>'
+        return Markup('<p class="muted">No credentials.</p>')
     lo, hi = -7, days
 
     def x(d: float) -> float:
@@ -70,7 +76,7 @@ def timeline(points: list[tuple[str, float, str]], *, days: int = 60, width: int
             f"<title>{escape(label)}: {d:g} days ({escape(stage)})</title></circle>"
         )
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))
 
 
 def projection(
@@ -80,10 +86,10 @@ def projection(
     *,
     width: int = 300,
     height: int = 90,
-) -> str:
+) -> Markup:
     """Balance over time (x in days, y in CAD), a dashed line to the projection, and the threshold."""
     if not history:
-        return ""
+        return Markup()
     xs = [x for x, _ in history] + [projected[0]]
     ys = [y for _, y in history] + [projected[1], threshold]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
@@ -97,7 +103,7 @@ def projection(
 
     line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in history)
     last = history[-1]
-    return (
+    return Markup(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">'
         f'<line x1="0" x2="{width}" y1="{py(threshold):.1f}" y2="{py(threshold):.1f}" stroke="#b3261e" '
         f'stroke-dasharray="2 3"><title>threshold {threshold:,.2f}</title></line>'
@@ -109,7 +115,7 @@ def projection(
     )
 
 
-def dashboard_charts(name: str, figures: dict[str, Any]) -> dict[str, str]:
+def dashboard_charts(name: str, figures: dict[str, Any]) -> dict[str, Markup]:
     """The charts of one dashboard page, by the name its template places them under."""
     if name == "payout_health":
         cycles = list(reversed(figures["cycles"][:13]))
@@ -140,11 +146,11 @@ def dashboard_charts(name: str, figures: dict[str, Any]) -> dict[str, str]:
 
 def _cycle_bars(
     cycles: list[dict[str, Any]], field: str, scale: float = 1.0, unit: str = "", highlight: int | None = None
-) -> str:
+) -> Markup:
     return bars([(c["scheduled_for"][5:10], (c[field] or 0) / scale) for c in cycles], unit=unit, highlight=highlight)
 
 
-def _projection_chart(p: dict[str, Any]) -> str:
+def _projection_chart(p: dict[str, Any]) -> Markup:
     start = datetime.fromisoformat(p["history"][0]["as_of"].replace("Z", "+00:00"))
 
     def days(text: str) -> float:

@@ -14,12 +14,13 @@ from payoutwatch.usecases import alert_queries
 from payoutwatch.usecases.alert_actions import AlertAction, SilenceRejected, act_on_alert, add_silence, silence_length
 from payoutwatch.usecases.alert_queries import AlertFilter
 from payoutwatch.web.deps import PageHandler, PageViewer, State
-from payoutwatch.web.pages.render import render_page
+from payoutwatch.web.pages.render import message_page, render_page
 from payoutwatch.web.session import Person, csrf_ok
 
 router = APIRouter()
 
 FORM_EXPIRED = "the form expired; reload the page and try again"
+BACK = ("/alerts", "Back to the alerts")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -38,11 +39,11 @@ def alert_list(
     )
 
 
-@router.get("/alerts/{key}", response_class=HTMLResponse)
+@router.get("/alerts/{key:path}", response_class=HTMLResponse)
 def alert_detail(state: State, request: Request, key: str, who: PageViewer) -> Response:
     detail = alert_queries.alert_detail(state.engine, key)
     if detail is None:
-        return HTMLResponse("no such alert", status_code=404)
+        return message_page(state, title="No such alert", message=f"no alert {key!r}", back=BACK, status_code=404)
     return render_page(
         state,
         request,
@@ -59,24 +60,24 @@ def _act(
     state: State, request: Request, who: Person, key: str, action: AlertAction, csrf: str, comment: str
 ) -> Response:
     if not csrf_ok(request, csrf):
-        return HTMLResponse(FORM_EXPIRED, status_code=403)
+        return message_page(state, title="Form expired", message=FORM_EXPIRED, back=BACK, status_code=403)
     try:
         act_on_alert(
             state.engine, state.settings, key, action, actor=who.name, now=state.now(), comment=comment or None
         )
     except AlertNotFound as exc:
-        return HTMLResponse(str(exc), status_code=404)
+        return message_page(state, title="No such alert", message=str(exc), back=BACK, status_code=404)
     return RedirectResponse(f"/alerts/{quote(key, safe='')}", status_code=303)
 
 
-@router.post("/alerts/{key}/ack")
+@router.post("/alerts/{key:path}/ack")
 def ack(
     state: State, request: Request, key: str, who: PageHandler, csrf: str = Form(""), comment: str = Form("")
 ) -> Response:
     return _act(state, request, who, key, AlertAction.ACK, csrf, comment)
 
 
-@router.post("/alerts/{key}/resolve")
+@router.post("/alerts/{key:path}/resolve")
 def resolve(
     state: State, request: Request, key: str, who: PageHandler, csrf: str = Form(""), comment: str = Form("")
 ) -> Response:
@@ -95,7 +96,7 @@ def silence(
     hours: float = Form(2.0),
 ) -> Response:
     if not csrf_ok(request, csrf):
-        return HTMLResponse(FORM_EXPIRED, status_code=403)
+        return message_page(state, title="Form expired", message=FORM_EXPIRED, back=BACK, status_code=403)
     try:
         add_silence(
             state.engine,
@@ -106,5 +107,5 @@ def silence(
             length=silence_length(hours=hours),
         )
     except SilenceRejected as exc:
-        return HTMLResponse(str(exc), status_code=422)
+        return message_page(state, title="Cannot silence", message=str(exc), back=BACK, status_code=422)
     return RedirectResponse("/alerts", status_code=303)

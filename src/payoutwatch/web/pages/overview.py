@@ -11,7 +11,7 @@ from payoutwatch.metrics import compute
 from payoutwatch.usecases.tokens import Permission, allowed
 from payoutwatch.web.charts import dashboard_charts
 from payoutwatch.web.deps import NotAllowed, PageAt, PageViewer, State
-from payoutwatch.web.pages.render import PAGES, render_page
+from payoutwatch.web.pages.render import PAGES, message_page, render_page
 from payoutwatch.web.session import Person
 
 router = APIRouter()
@@ -40,7 +40,10 @@ def dashboard(
     state: State, request: Request, name: str, who: Annotated[Person, Depends(dashboard_viewer)], at: PageAt
 ) -> Response:
     if name not in PAGES:
-        return HTMLResponse("no such dashboard", status_code=404)
+        back = ("/", "Back to the overview")
+        return message_page(
+            state, title="No such dashboard", message=f"no dashboard {name!r}", back=back, status_code=404
+        )
     with state.engine.connect() as conn:
         figures = compute(name, conn, at.at, state.settings)
     return render_page(

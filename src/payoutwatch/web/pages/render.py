@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from payoutwatch.reports.render import FIGURE_FILTERS
 from payoutwatch.usecases.alert_queries import firing_by_rule
@@ -25,7 +25,8 @@ PAGES = {
 
 
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=select_autoescape(["html"]))
+    # every page is HTML: everything a template prints is escaped unless it is Markup (the SVG charts)
+    env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=True)
     env.filters.update(FIGURE_FILTERS)
     env.filters["urlpart"] = lambda v: quote(str(v), safe="")
     return env

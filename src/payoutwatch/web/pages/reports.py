@@ -52,7 +52,7 @@ def quarterly_report(state: State, who: PageViewer, quarter: str) -> Response:
         with state.engine.connect() as conn:
             figures = quarterly(conn, quarter, state.settings)
     except ValueError as exc:
-        return HTMLResponse(str(exc), status_code=422)
+        return message_page(state, title="Not a quarter", message=str(exc), back=("/reports", "back"), status_code=422)
     charts = {
         n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
     }

@@ -1,0 +1,84 @@
+"""Record text is escaped in every HTML output: pages, HTML reports (served and e-mailed), the e-mail
+channel's HTML part and error pages that echo input. The browser test (test_browser_hostile) shows that
+nothing runs; this one reads the HTML itself, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from payoutwatch.config import EmailChannel
+from payoutwatch.notify.channels.email import compose
+from payoutwatch.notify.messages import Message
+from payoutwatch.reports.quarterly import quarterly
+from payoutwatch.reports.render import render
+from payoutwatch.reports.weekly import weekly
+from payoutwatch.schedule import schedule_of
+from payoutwatch.usecases.evaluation import evaluate
+from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.web.app import create_app
+from tests.conftest import make_settings, utc
+from tests.web.hostile import ATTRIBUTE, SCRIPT, hostile, pages, plant, plant_notifications
+
+NOW = utc(2026, 11, 26, 14)
+RAW = ("<script>window.__pwned", "<img src=x")
+# planted but shown on no page (kept in the store only): payouts, hold reasons, a few source fields
+NOT_SHOWN = ("payout-", "hold-reason", "manual-run", "cred-source", "run-source")
+
+
+def assert_escaped(html: str, where: str) -> None:
+    for raw in RAW:
+        assert raw not in html, f"{where} has unescaped {raw!r}"
+
+
+def test_every_page_and_html_report_escapes_record_text(store: Engine) -> None:
+    settings = make_settings(web={"secure_cookies": False})
+    (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
+    tags = plant(store, settings, NOW, cycle)
+    evaluate(store, settings, at=NOW, now=NOW)
+    tags += plant_notifications(store, NOW)
+    with store.begin() as conn:
+        token = create_token(conn, name="ada", role=Role.ADMIN, actor="t", now=NOW)[1]
+    client = TestClient(create_app(settings, store, now=lambda: NOW))
+    client.post("/login", data={"token": token})
+    shown = ""
+    for path in pages(store, "2026Q4"):
+        response = client.get(path)
+        assert response.status_code in (200, 400, 404, 422), path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert_escaped(response.text, path)
+        shown += response.text
+    escaped_script = "&lt;script&gt;window.__pwned=1&lt;/script&gt;"
+    for tag in tags:
+        if not tag.startswith(NOT_SHOWN):
+            assert escaped_script + tag in shown or f"&lt;img src=x onerror=window.__pwned=1&gt;{tag}" in shown, tag
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in client.get(f"/reports/quarterly?quarter={SCRIPT}").text
+
+
+def test_html_reports_and_mail_escape_while_markdown_stays_text(store: Engine) -> None:
+    settings = make_settings()
+    (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
+    plant(store, settings, NOW, cycle)
+    evaluate(store, settings, at=NOW, now=NOW)
+    with store.connect() as conn:
+        week, quarter = weekly(conn, NOW, settings), quarterly(conn, "2026Q4", settings)
+    for name, figures in (("weekly", week), ("quarterly", quarter)):
+        assert_escaped(render(name, figures, "html"), f"{name}.html")
+        assert SCRIPT in render(name, figures, "md")  # Markdown is text, not HTML: nothing to escape there
+    message = Message(
+        rule="credential_expiry",
+        key=hostile("key"),
+        event="firing",
+        stage="3d",
+        severity="critical",
+        owner=hostile("owner", ATTRIBUTE),
+        title=hostile("title"),
+        summary=hostile("summary", ATTRIBUTE),
+        facts=[(hostile("label"), hostile("value", ATTRIBUTE))],
+        reasons=[hostile("reason")],
+        link="https://pw.example/alerts/x?a=1&b=" + ATTRIBUTE,
+    )
+    mail = compose(message, EmailChannel(type="email", host="smtp.test", to=["a@pw.example"]))
+    html_part = mail.get_body(preferencelist=("html",))
+    assert html_part is not None
+    assert_escaped(html_part.get_content(), "the e-mail's HTML part")
