@@ -4,20 +4,22 @@ nothing runs; this one reads the HTML itself, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from payoutwatch.config import EmailChannel
-from payoutwatch.notify.channels.email import compose
+from payoutwatch.notify.channels import build_channel
 from payoutwatch.notify.messages import Message
 from payoutwatch.reports.quarterly import quarterly
 from payoutwatch.reports.render import render
+from payoutwatch.reports.scheduled import send_weekly
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.schedule import schedule_of
 from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.tokens import Role, create_token
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
+from tests.integration.test_channels_live import SMTPCapture
 from tests.web.hostile import ATTRIBUTE, SCRIPT, hostile, pages, plant, plant_notifications
 
 NOW = utc(2026, 11, 26, 14)
@@ -56,29 +58,35 @@ def test_every_page_and_html_report_escapes_record_text(store: Engine) -> None:
 
 
 def test_html_reports_and_mail_escape_while_markdown_stays_text(store: Engine) -> None:
-    settings = make_settings()
-    (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
-    plant(store, settings, NOW, cycle)
-    evaluate(store, settings, at=NOW, now=NOW)
-    with store.connect() as conn:
-        week, quarter = weekly(conn, NOW, settings), quarterly(conn, "2026Q4", settings)
-    for name, figures in (("weekly", week), ("quarterly", quarter)):
-        assert_escaped(render(name, figures, "html"), f"{name}.html")
-        assert SCRIPT in render(name, figures, "md")  # Markdown is text, not HTML: nothing to escape there
-    message = Message(
-        rule="credential_expiry",
-        key=hostile("key"),
-        event="firing",
-        stage="3d",
-        severity="critical",
-        owner=hostile("owner", ATTRIBUTE),
-        title=hostile("title"),
-        summary=hostile("summary", ATTRIBUTE),
-        facts=[(hostile("label"), hostile("value", ATTRIBUTE))],
-        reasons=[hostile("reason")],
-        link="https://pw.example/alerts/x?a=1&b=" + ATTRIBUTE,
-    )
-    mail = compose(message, EmailChannel(type="email", host="smtp.test", to=["a@pw.example"]))
-    html_part = mail.get_body(preferencelist=("html",))
-    assert html_part is not None
-    assert_escaped(html_part.get_content(), "the e-mail's HTML part")
+    with SMTPCapture() as smtp:
+        mail = {"type": "email", "host": "127.0.0.1", "port": smtp.port, "to": ["finance@pw.example"]}
+        settings = make_settings(channels={"mail": mail}, reports={"weekly": {"channels": ["mail"]}})
+        (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
+        plant(store, settings, NOW, cycle)
+        evaluate(store, settings, at=NOW, now=NOW)
+        with store.connect() as conn:
+            week, quarter = weekly(conn, NOW, settings), quarterly(conn, "2026Q4", settings)
+        for name, figures in (("weekly", week), ("quarterly", quarter)):
+            assert_escaped(render(name, figures, "html"), f"{name}.html")
+            assert SCRIPT in render(name, figures, "md")  # Markdown is text, not HTML: nothing to escape there
+        assert send_weekly(store, settings, at=NOW) == []
+        message = Message(
+            rule="credential_expiry",
+            key=hostile("key"),
+            event="firing",
+            stage="3d",
+            severity="critical",
+            owner=hostile("owner", ATTRIBUTE),
+            title=hostile("title"),
+            summary=hostile("summary", ATTRIBUTE),
+            facts=[(hostile("label"), hostile("value", ATTRIBUTE))],
+            reasons=[hostile("reason")],
+            link="https://pw.example/alerts/x?a=1&b=" + ATTRIBUTE,
+        )
+        with httpx.Client() as client:
+            build_channel("mail", settings.channel("mail"), client).send(message)
+    (_, weekly_mail), (_, alert_mail) = smtp.messages
+    for sent in (weekly_mail, alert_mail):
+        html_part = sent.get_body(preferencelist=("html",))
+        assert_escaped(html_part.get_content(), f"the HTML part of {sent['Subject']!r}")
+    assert "cred-name-0" in weekly_mail.get_body(preferencelist=("html",)).get_content()
