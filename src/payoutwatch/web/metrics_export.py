@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
+from payoutwatch.notify.outbox import NotificationState
 from payoutwatch.rules.findings import RuleId
 from payoutwatch.store.tables import notifications, source_state
 from payoutwatch.usecases.alert_queries import firing_by_rule
@@ -29,7 +30,9 @@ class FiguresCollector(Collector):
             reserves = compute("reserves", conn, at, self.settings)
             credentials = compute("credentials", conn, at, self.settings)
             firing = firing_by_rule(conn)
-            pending = conn.execute(select(func.count()).where(notifications.c.state == "pending")).scalar_one()
+            pending = conn.execute(
+                select(func.count()).where(notifications.c.state == NotificationState.PENDING.value)
+            ).scalar_one()
             sources = conn.execute(select(source_state.c.source, source_state.c.last_success_at)).all()
 
         def gauge(name: str, doc: str, value: float | int | None, labels: dict[str, str] | None = None) -> Metric:

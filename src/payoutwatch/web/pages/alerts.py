@@ -30,7 +30,7 @@ def alert_list(
     who: PageViewer,
     rule: str | None = None,
     owner: str | None = None,
-    state_filter: str = Query("firing", alias="state"),
+    state_filter: str = Query(AlertFilter.FIRING.value, alias="state"),
 ) -> Response:
     which = AlertFilter(state_filter) if state_filter in (AlertFilter.FIRING, AlertFilter.RESOLVED) else AlertFilter.ALL
     rows = alert_queries.list_alerts(state.engine, which=which, rule=rule, owner=owner, limit=500)
