@@ -82,6 +82,8 @@ scheduled_payouts = Table(
     ),
     # held by reserve caps, whatever the cycle
     Index("ix_payouts_status_hold", "status", "hold_reason"),
+    # reconciliation: the payout a transfer names by its transfer id (orphan transfers are those with none)
+    Index("ix_payouts_transfer", "transfer_id"),
 )
 
 reserve_snapshots = Table(
