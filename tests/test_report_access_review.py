@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from payoutwatch.cli import app
 from payoutwatch.reports.access_review import access_review
 from payoutwatch.store.engine import open_store
-from payoutwatch.usecases.tokens import Role, authenticate, create_token, revoke_token
+from payoutwatch.usecases.tokens import authenticate, create_token, revoke_token
+from payoutwatch.vocabulary import Role
 from tests.conftest import make_settings, utc
 from tests.helpers import credential, load
 

@@ -280,7 +280,8 @@ def alerts(
 
 def _person_action(key: str, comment: str | None, action: str) -> None:
     from payoutwatch.rules.engine import AlertNotFound
-    from payoutwatch.usecases.alert_actions import AlertAction, act_on_alert
+    from payoutwatch.usecases.alert_actions import act_on_alert
+    from payoutwatch.vocabulary import AlertAction
 
     engine, who = state.engine(), actor()
     try:
@@ -633,7 +634,8 @@ def token_create(
 ) -> None:
     """Create a token; it is printed alone on the last line, once."""
     from payoutwatch.store.audit import audit
-    from payoutwatch.usecases.tokens import Role, create_token
+    from payoutwatch.usecases.tokens import create_token
+    from payoutwatch.vocabulary import Role
 
     try:
         chosen = Role(role)
@@ -869,7 +871,8 @@ def demo(
 ) -> None:
     """Build a realistic sample platform in the store, evaluate it and show the dashboards."""
     from payoutwatch.demo import run_demo
-    from payoutwatch.usecases.tokens import Role, create_token
+    from payoutwatch.usecases.tokens import create_token
+    from payoutwatch.vocabulary import Role
 
     engine = state.engine()
     run_demo(engine, state.settings, now=clock.now(), studios=studios, console=out)

@@ -26,10 +26,10 @@ from pydantic import (
 )
 
 from payoutwatch.plugins import Registry
+from payoutwatch.vocabulary import SEVERITIES
 
 DEFAULT_CONFIG_PATH = "payoutwatch.yaml"
 CONFIG_ENV = "PAYOUTWATCH_CONFIG"
-SEVERITIES = ("SEV-1", "SEV-2", "SEV-3", "SEV-4")
 
 
 class ConfigError(Exception):
@@ -136,12 +136,50 @@ class NotificationFailingSettings(RuleSettings):
 
 
 class RulesSettings(Strict):
+    """``rules.<rule id>``: the built-in rules' settings by name, and a plug-in rule's under its id.
+
+    A plug-in rule's settings are validated against the model it registers (``rules.registry``),
+    and default to that model's defaults.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
     automation_failure: AutomationFailureSettings = Field(default_factory=AutomationFailureSettings)
     fallback_volume: FallbackVolumeSettings = Field(default_factory=FallbackVolumeSettings)
     credential_expiry: CredentialExpirySettings = Field(default_factory=CredentialExpirySettings)
     reserve_breach: ReserveBreachSettings = Field(default_factory=ReserveBreachSettings)
     source_stale: SourceStaleSettings = Field(default_factory=SourceStaleSettings)
     notification_failing: NotificationFailingSettings = Field(default_factory=NotificationFailingSettings)
+
+    @model_validator(mode="after")
+    def _plug_in_rules(self) -> RulesSettings:
+        from payoutwatch.rules.registry import rules  # lazily: the rule modules import this module
+
+        extra = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        models = {
+            rule.id.value: rule.settings_model for rule in rules() if rule.id.value not in type(self).model_fields
+        }
+        for name, value in extra.items():
+            if name not in models:
+                raise ValueError(f"{name}: no rule with this id (known: {', '.join(sorted(self.ids()))})")
+            try:
+                extra[name] = models[name].model_validate(value)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise ValueError(f"{name}: {problems}") from None
+        for name, model in models.items():
+            extra.setdefault(name, model.model_validate({}))
+        return self
+
+    def ids(self) -> list[str]:
+        return [*type(self).model_fields, *(self.__pydantic_extra__ or {})]
+
+    def of(self, rule: str) -> RuleSettings:
+        """The settings of the rule with this id (KeyError if it has none)."""
+        value = getattr(self, rule, None)
+        if not isinstance(value, RuleSettings):
+            raise KeyError(rule)
+        return value
 
 
 class CredentialSettings(Strict):
@@ -266,14 +304,11 @@ def _log_channel() -> ChannelSettingsBase:
     return CHANNEL_TYPES.lookup("log").settings.model_validate({"type": "log"})
 
 
-DEFAULT_ROUTES = [
-    Route(rule="automation_failure", channels=["log"]),
-    Route(rule="fallback_volume", channels=["log"]),
-    Route(rule="credential_expiry", channels=["log"]),
-    Route(rule="reserve_breach", channels=["log"]),
-    Route(rule="source_stale", channels=["log"]),
-    Route(rule="notification_failing", channels=["log"]),
-]
+def default_routes() -> list[Route]:
+    """One route per registered rule, to its default channels (the log, for the built-in rules)."""
+    from payoutwatch.rules.registry import rules  # lazily: the rule modules import this module
+
+    return [Route(rule=rule.id.value, channels=list(rule.default_channels)) for rule in rules()]
 
 
 class Settings(Strict):
@@ -287,7 +322,7 @@ class Settings(Strict):
     rules: RulesSettings = Field(default_factory=RulesSettings)
     credentials: CredentialSettings = Field(default_factory=CredentialSettings)
     channels: dict[str, ChannelSettings] = Field(default_factory=lambda: {"log": _log_channel()})
-    routes: list[Route] = Field(default_factory=lambda: list(DEFAULT_ROUTES))
+    routes: list[Route] = Field(default_factory=default_routes)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)

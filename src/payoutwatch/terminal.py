@@ -13,13 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from payoutwatch.money import format_cents
-
-TITLES = {
-    "payout_health": "Payout Health",
-    "fallback_activity": "Fallback Activity",
-    "reserves": "Reserves & Balances",
-    "credentials": "Credential Expiry",
-}
+from payoutwatch.vocabulary import dashboard_named
 
 
 def duration(seconds: float | None) -> str:
@@ -62,7 +56,7 @@ def _flatten(prefix: str, value: dict[str, Any]) -> Iterable[tuple[str, Any]]:
 
 
 def render_dashboard(name: str, figures: dict[str, Any], console: Console, currency: str = "CAD") -> None:
-    summary = Table(title=f"{TITLES.get(name, name)} — as of {figures.get('at')}", show_header=False)
+    summary = Table(title=f"{dashboard_named(name).title} — as of {figures.get('at')}", show_header=False)
     summary.add_column("figure", style="bold")
     summary.add_column("value")
     for key, value in _flatten("", figures):

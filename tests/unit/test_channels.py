@@ -12,7 +12,7 @@ import pytest
 from payoutwatch.config import parse_settings
 from payoutwatch.notify.channels import DeliveryError, build_channel
 from payoutwatch.notify.messages import Message, render
-from payoutwatch.rules.engine import Action, Event, Transition
+from payoutwatch.vocabulary import Action, Event, Transition
 
 AT = datetime(2026, 3, 5, 11, 33, tzinfo=UTC)
 RULES = (

@@ -10,9 +10,11 @@ from payoutwatch.config import (
     ReserveBreachSettings,
 )
 from payoutwatch.metrics.credentials import CredentialFigures, stage_for
+from payoutwatch.metrics.fallback_activity import FallbackFigures
 from payoutwatch.metrics.reserves import Projection
-from payoutwatch.metrics.runs import RunFigures, RunStatus
+from payoutwatch.metrics.runs import RunFigures
 from payoutwatch.rules import automation_failure, credential_expiry, fallback_volume, reserve_breach
+from payoutwatch.vocabulary import RunStatus
 from tests.conftest import utc
 
 CYCLE = utc(2026, 3, 5, 11)
@@ -103,13 +105,14 @@ def test_a_slow_run_that_finished_keeps_failing() -> None:
 
 def fallback(count: int, fallback_cents: int, automated: int) -> list[Any]:
     ratio = fallback_cents / automated if automated else None
-    figures = {
-        "manual_payout_count": count,
-        "fallback_cents": fallback_cents,
-        "automated_cents": automated,
-        "fallback_ratio": ratio,
-        "window_days": 30,
-    }
+    figures = FallbackFigures(
+        window_days=30,
+        since=CYCLE,
+        manual_payout_count=count,
+        fallback_cents=fallback_cents,
+        automated_cents=automated,
+        fallback_ratio=ratio,
+    )
     return fallback_volume.findings(figures, FallbackVolumeSettings())
 
 

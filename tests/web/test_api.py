@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select
 from payoutwatch.store.tables import api_tokens, audit_log
 from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.stripe_webhook import sign
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import credential, failed_run, load, manual

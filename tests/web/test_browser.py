@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from payoutwatch.demo import build_platform, load
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.web.test_serve import free_port

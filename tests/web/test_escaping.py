@@ -16,7 +16,8 @@ from payoutwatch.reports.scheduled import send_weekly
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.schedule import schedule_of
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.integration.test_channels_live import SMTPCapture

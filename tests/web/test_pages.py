@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 from payoutwatch.store.tables import audit_log
 from payoutwatch.store.tables import silences as silences_table
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run

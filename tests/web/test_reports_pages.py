@@ -9,7 +9,8 @@ from starlette.testclient import TestClient
 
 from payoutwatch.demo import build_platform, load
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 

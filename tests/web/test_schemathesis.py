@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, settings
 
 from payoutwatch.store.engine import open_store
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run

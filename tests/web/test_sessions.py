@@ -8,7 +8,8 @@ from starlette.testclient import TestClient
 from payoutwatch.reports.access_review import access_review
 from payoutwatch.store.tables import sso_users
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token, revoke_token
+from payoutwatch.usecases.tokens import create_token, revoke_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import failed_run

@@ -12,22 +12,22 @@ from typing import Any
 from sqlalchemy import Connection
 
 from payoutwatch.config import Settings
+from payoutwatch.vocabulary import DASHBOARD_NAMES as DASHBOARD_NAMES  # the names, where callers look for them
 
-Dashboard = Callable[[Connection, datetime, Settings], dict[str, Any]]
+DashboardFunction = Callable[[Connection, datetime, Settings], dict[str, Any]]
 
 
-def dashboards() -> dict[str, Dashboard]:
+def dashboards() -> dict[str, DashboardFunction]:
+    """Each registered dashboard's function (``vocabulary.DASHBOARDS``: name, title, who sees it)."""
     from payoutwatch.metrics import credentials, fallback_activity, payout_health, reserves
 
-    return {
+    functions: dict[str, DashboardFunction] = {
         "payout_health": payout_health.dashboard,
         "fallback_activity": fallback_activity.dashboard,
         "reserves": reserves.dashboard,
         "credentials": credentials.dashboard,
     }
-
-
-DASHBOARD_NAMES = ("payout_health", "fallback_activity", "reserves", "credentials")
+    return {name: functions[name] for name in DASHBOARD_NAMES}
 
 
 def compute(name: str, conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:

@@ -16,32 +16,29 @@ from payoutwatch.clock import iso
 from payoutwatch.config import CredentialExpirySettings, Settings
 from payoutwatch.metrics.common import days_floor
 from payoutwatch.store.tables import credentials
-
-OK = "ok"
-EXPIRED = "expired"
+from payoutwatch.vocabulary import CredentialStage, days_stage
 
 
 def stage_for(days_left: int | None, rule: CredentialExpirySettings) -> str:
     if days_left is None:
-        return OK
+        return CredentialStage.OK.value
     if days_left < 0:
-        return EXPIRED
+        return CredentialStage.EXPIRED.value
     if days_left <= rule.escalate_days:
-        return f"{rule.escalate_days}d"
+        return days_stage(rule.escalate_days)
     for day in sorted(rule.reminder_days):
         if days_left <= day:
-            return f"{day}d"
-    return OK
+            return days_stage(day)
+    return CredentialStage.OK.value
+
+
+def reminder_stages(rule: CredentialExpirySettings) -> tuple[str, ...]:
+    """The reminder stages, least urgent first: ``30d``, ``14d``, ``7d``."""
+    return tuple(days_stage(d) for d in sorted(rule.reminder_days, reverse=True))
 
 
 def escalation_stages(rule: CredentialExpirySettings) -> tuple[str, ...]:
-    return (f"{rule.escalate_days}d", EXPIRED)
-
-
-def stage_rank(stage: str, rule: CredentialExpirySettings) -> int:
-    """Higher is more urgent: ok < 30d < 14d < 7d < 3d < expired."""
-    order = [OK] + [f"{d}d" for d in sorted(rule.reminder_days, reverse=True)] + list(escalation_stages(rule))
-    return order.index(stage) if stage in order else 0
+    return (days_stage(rule.escalate_days), CredentialStage.EXPIRED.value)
 
 
 @dataclass(frozen=True)

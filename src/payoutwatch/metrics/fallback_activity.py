@@ -3,6 +3,7 @@ and how long detection took to become a completed manual transfer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,12 +32,34 @@ def automated_cents(conn: Connection, at: datetime, since: datetime, settings: S
     return (reported or 0) + derived
 
 
-def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FallbackFigures:
+    """The window's fallback volume against automated volume: what ``fallback_volume`` judges."""
+
+    window_days: int | float
+    since: datetime
+    manual_payout_count: int
+    fallback_cents: int
+    automated_cents: int
+    fallback_ratio: float | None
+
+
+def fallback_figures(conn: Connection, at: datetime, settings: Settings) -> FallbackFigures:
     days = settings.rules.fallback_volume.window_days
     since = window_start(at, days)
     m = manual_payouts.c
     in_window = (m.detected_at > since) & (m.detected_at <= at)
     count, total = conn.execute(select(func.count(), exact_sum(m.amount_cents)).where(in_window)).one()
+    automated = automated_cents(conn, at, since, settings)
+    fallback = total or 0
+    return FallbackFigures(as_number(days), since, int(count), fallback, automated, ratio(fallback, automated))
+
+
+def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+    figures = fallback_figures(conn, at, settings)
+    since = figures.since
+    m = manual_payouts.c
+    in_window = (m.detected_at > since) & (m.detected_at <= at)
     completed = m.completed_at.is_not(None) & (m.completed_at <= at)
     durations = sorted(
         float(d) for (d,) in conn.execute(select(elapsed(m.detected_at, m.completed_at)).where(in_window, completed))
@@ -50,16 +73,14 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
         .order_by(m.detected_at)
         .limit(OPEN_SHOWN)
     ).all()
-    automated = automated_cents(conn, at, since, settings)
-    fallback = total or 0
     return {
         "at": iso(at),
-        "window_days": as_number(days),
+        "window_days": figures.window_days,
         "window_start": iso(since),
-        "manual_payout_count": int(count),
-        "fallback_cents": fallback,
-        "automated_cents": automated,
-        "fallback_ratio": ratio(fallback, automated),
+        "manual_payout_count": figures.manual_payout_count,
+        "fallback_cents": figures.fallback_cents,
+        "automated_cents": figures.automated_cents,
+        "fallback_ratio": figures.fallback_ratio,
         "detection_to_completion": {
             "count": len(durations),
             "median_s": _rounded(percentile(durations, 0.5)),

@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, literal, select
@@ -23,12 +22,7 @@ from payoutwatch.metrics.common import as_number, ratio, seconds
 from payoutwatch.records import PayoutStatus
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import job_runs, scheduled_payouts
-
-
-class RunStatus(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+from payoutwatch.vocabulary import RunStatus
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from typing import Any
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.money import format_cents
-from payoutwatch.rules.engine import Event, Transition
+from payoutwatch.rules.registry import rule_named
+from payoutwatch.vocabulary import Event, Transition
 
 TAGS = {Event.FIRING: "FIRING", Event.RESOLVED: "RESOLVED", Event.ESCALATED: "ESCALATED"}
 
@@ -63,30 +64,6 @@ class Message:
         return cls(**data)
 
 
-_FACT_LABELS = {
-    "cycle": "Cycle",
-    "job": "Job",
-    "manual_payout_count": "Manual payouts in window",
-    "fallback_cents": "Fallback CAD",
-    "automated_cents": "Automated CAD",
-    "fallback_ratio": "Fallback ratio",
-    "credential_id": "Credential",
-    "kind": "Kind",
-    "due_at": "Due",
-    "days_left": "Days left",
-    "account_id": "Account",
-    "balance_cents": "Balance",
-    "threshold_cents": "Threshold",
-    "projected_balance_cents": "Projected balance",
-    "projected_at": "Projected at",
-    "channel": "Channel",
-    "source": "Source",
-    "last_success_at": "Last successful sync",
-    "consecutive_failures": "Consecutive failures",
-    "last_error": "Last error",
-}
-
-
 def _fmt(name: str, value: Any, currency: str) -> str:
     if name.endswith("_cents") and isinstance(value, int):
         return format_cents(value, currency)
@@ -106,9 +83,11 @@ def render(transition: Transition, settings: Settings) -> Message:
     ]
     if transition.stage:
         facts.append(("Stage", transition.stage))
+    rule = rule_named(transition.rule)
+    labels = rule.fact_labels if rule is not None else {}
     facts += [
         (label, _fmt(name, details[name], settings.currency))
-        for name, label in _FACT_LABELS.items()
+        for name, label in labels.items()
         if details.get(name) is not None
     ]
     if transition.actor:
@@ -117,8 +96,8 @@ def render(transition: Transition, settings: Settings) -> Message:
     if settings.web.base_url:
         link = f"{settings.web.base_url.rstrip('/')}/alerts/{transition.key}"
     verb = {
-        Event.FIRING: "firing",
-        Event.RESOLVED: "resolved",
+        Event.FIRING: Event.FIRING.value,
+        Event.RESOLVED: Event.RESOLVED.value,
         Event.REMINDER: f"reminder ({transition.stage})",
         Event.ESCALATED: f"escalated ({transition.stage})",
     }[transition.event]

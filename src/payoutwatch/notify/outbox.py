@@ -12,7 +12,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -24,16 +23,9 @@ from payoutwatch.notify.channels import Channel, DeliveryError, build_channel
 from payoutwatch.notify.messages import Message, render
 from payoutwatch.notify.routing import channels_for
 from payoutwatch.notify.silences import ActiveSilences
-from payoutwatch.rules.engine import Event, Transition
-from payoutwatch.rules.findings import RuleId
+from payoutwatch.rules.registry import rule_named
 from payoutwatch.store.tables import channel_health, notifications
-
-
-class NotificationState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    SUPPRESSED = "suppressed"
+from payoutwatch.vocabulary import Event, NotificationState, Transition
 
 
 def _resolved_channels(conn: Connection, alert_id: int) -> list[str]:
@@ -65,11 +57,8 @@ def targets(conn: Connection, transition: Transition, settings: Settings) -> lis
         owner=transition.owner,
         severity=transition.severity,
     )
-    if transition.rule == RuleId.NOTIFICATION_FAILING:
-        failing = transition.details.get("channel")
-        routed = [c for c in routed + settings.notifications.fallback_channels if c != failing]
-        routed = list(dict.fromkeys(routed)) or ["log"]
-    return routed
+    rule = rule_named(transition.rule)
+    return routed if rule is None else rule.targets(transition, routed, settings)
 
 
 def enqueue(conn: Connection, transitions: list[Transition], settings: Settings, *, now: datetime) -> int:

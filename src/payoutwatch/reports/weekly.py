@@ -15,8 +15,8 @@ from sqlalchemy import Connection, select
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
-from payoutwatch.metrics.credentials import OK
 from payoutwatch.store.tables import alerts
+from payoutwatch.vocabulary import CredentialStage
 
 NEAR_SHOWN = 10
 
@@ -83,5 +83,5 @@ def weekly(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]
             "held_payouts": reserves["held_payouts"],
             "projected_breaches": len(reserves["projected_breaches"]),
         },
-        "credentials_due": [c for c in credentials["credentials"] if c["stage"] != OK],
+        "credentials_due": [c for c in credentials["credentials"] if c["stage"] != CredentialStage.OK],
     }

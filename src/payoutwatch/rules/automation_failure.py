@@ -8,13 +8,18 @@ Only the two most recent cycles scheduled ≤ at are considered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
+
 from payoutwatch.clock import iso
-from payoutwatch.config import AutomationFailureSettings
-from payoutwatch.metrics.runs import RunFigures, RunStatus
-from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.config import AutomationFailureSettings, Settings
+from payoutwatch.metrics.runs import RunFigures, runs_of_cycles
+from payoutwatch.rules.registry import PrometheusAlert, RuleBase, register
+from payoutwatch.schedule import schedule_of
+from payoutwatch.vocabulary import Finding, RuleId, RunStatus
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def findings(
         out.append(
             Finding(
                 rule=RuleId.AUTOMATION_FAILURE,
-                key=f"automation_failure:{job}:{local_date[cycle]}",
+                key=f"{RuleId.AUTOMATION_FAILURE}:{job}:{local_date[cycle]}",
                 severity=rule.severity,
                 owner=rule.owner,
                 summary=f"Payout run for the {local_date[cycle]} cycle ({job}) needs attention: {reasons[-1]}",
@@ -106,3 +111,33 @@ def findings(
             )
         )
     return out
+
+
+class AutomationFailure(RuleBase):
+    id = RuleId.AUTOMATION_FAILURE
+    settings_model = AutomationFailureSettings
+    fact_labels: Mapping[str, str] = {"cycle": "Cycle", "job": "Job"}
+
+    def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
+        schedule = schedule_of(settings)
+        cycles = schedule.latest_at_or_before(at, 2)
+        runs = runs_of_cycles(conn, settings.schedule.job, cycles, at)
+        local = {c: schedule.local_date(c).isoformat() for c in cycles}
+        return findings(settings.schedule.job, cycles, runs, local, at, settings.rules.automation_failure)
+
+    def prometheus_alerts(self, settings: Settings) -> list[PrometheusAlert]:
+        rule = settings.rules.automation_failure
+        return [
+            PrometheusAlert(
+                "PayoutAutomationFailure",
+                f'payoutwatch_alerts_firing{{rule="{self.id}"}} > 0 '
+                f"or payoutwatch_last_run_duration_seconds > {int(rule.max_duration_minutes * 60)} "
+                f"or payoutwatch_last_run_processed_ratio < {rule.min_processed_ratio}",
+                rule.severity,
+                rule.owner,
+                "The payout run failed, is slow, missed its slot or processed too few studios",
+            )
+        ]
+
+
+RULE = register(AutomationFailure())

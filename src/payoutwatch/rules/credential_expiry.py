@@ -5,22 +5,28 @@ The stage is the current one only; a credential first seen at 10 days is at ``14
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+
 from payoutwatch.clock import iso
-from payoutwatch.config import CredentialExpirySettings
-from payoutwatch.metrics.credentials import OK, CredentialFigures
-from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.config import CredentialExpirySettings, Settings
+from payoutwatch.metrics.credentials import CredentialFigures, escalation_stages, in_force, reminder_stages
+from payoutwatch.rules.registry import PrometheusAlert, RuleBase, Stage, register
+from payoutwatch.vocabulary import CredentialStage, Event, Finding, RuleId
 
 
 def findings(credentials: list[CredentialFigures], rule: CredentialExpirySettings) -> list[Finding]:
     out = []
     for cred in credentials:
-        if cred.stage == OK or cred.due_at is None or cred.days_left is None:
+        if cred.stage == CredentialStage.OK or cred.due_at is None or cred.days_left is None:
             continue
         when = "is overdue" if cred.days_left < 0 else f"is due in {cred.days_left} days"
         out.append(
             Finding(
                 rule=RuleId.CREDENTIAL_EXPIRY,
-                key=f"credential_expiry:{cred.credential_id}",
+                key=f"{RuleId.CREDENTIAL_EXPIRY}:{cred.credential_id}",
                 severity=rule.severity,
                 owner=cred.owner or rule.owner,
                 stage=cred.stage,
@@ -37,3 +43,47 @@ def findings(credentials: list[CredentialFigures], rule: CredentialExpirySetting
             )
         )
     return out
+
+
+class CredentialExpiry(RuleBase):
+    """Reminders at each reminder day, escalation at ``escalate_days`` and when overdue."""
+
+    id = RuleId.CREDENTIAL_EXPIRY
+    settings_model = CredentialExpirySettings
+    fact_labels: Mapping[str, str] = {
+        "credential_id": "Credential",
+        "kind": "Kind",
+        "due_at": "Due",
+        "days_left": "Days left",
+    }
+
+    def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
+        return findings(in_force(conn, at, settings), settings.rules.credential_expiry)
+
+    def stages(self, settings: Settings) -> Sequence[Stage]:
+        rule = settings.rules.credential_expiry
+        return [Stage(name, Event.REMINDER) for name in reminder_stages(rule)] + [
+            Stage(name, Event.ESCALATED) for name in escalation_stages(rule)
+        ]
+
+    def prometheus_alerts(self, settings: Settings) -> list[PrometheusAlert]:
+        rule = settings.rules.credential_expiry
+        return [
+            PrometheusAlert(
+                "PayoutCredentialExpiring",
+                f"payoutwatch_credential_days_left <= {max(rule.reminder_days)}",
+                "SEV-3",
+                rule.owner,
+                "Credential {{ $labels.credential_id }} ({{ $labels.kind }}) is due in {{ $value }} days",
+            ),
+            PrometheusAlert(
+                "PayoutCredentialEscalation",
+                f"payoutwatch_credential_days_left <= {rule.escalate_days}",
+                rule.severity,
+                rule.owner,
+                "Credential {{ $labels.credential_id }} is due in {{ $value }} days: rotate it now",
+            ),
+        ]
+
+
+RULE = register(CredentialExpiry())

@@ -10,86 +10,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
 from payoutwatch.config import Settings
-from payoutwatch.metrics.credentials import escalation_stages, stage_rank
-from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.rules.registry import stage_event, stage_rank
 from payoutwatch.store.tables import alert_history, alerts
-
-
-class AlertState(StrEnum):
-    FIRING = "firing"
-    RESOLVED = "resolved"
-
-
-class Event(StrEnum):
-    """What a notification says happened (DESIGN §6)."""
-
-    FIRING = "firing"
-    RESOLVED = "resolved"
-    REMINDER = "reminder"
-    ESCALATED = "escalated"
-
-
-class Action(StrEnum):
-    """What the alert history records."""
-
-    FIRED = "fired"
-    STAGE_CHANGED = "stage_changed"
-    RESOLVED = "resolved"
-    RESOLVED_BY_PERSON = "resolved_by_person"
-    ACKNOWLEDGED = "acknowledged"
-    HELD = "held_after_person_resolve"
-    FINDING_CLEARED = "finding_cleared"
-
-
-@dataclass(frozen=True)
-class Transition:
-    alert_id: int
-    history_id: int
-    key: str
-    rule: str
-    action: Action
-    event: Event | None
-    stage: str | None
-    severity: str
-    owner: str
-    summary: str
-    details: dict[str, Any]
-    episode: str
-    at: datetime
-    started_at: datetime
-    actor: str | None = None
+from payoutwatch.vocabulary import Action, AlertState, Event, Finding, RuleId, Transition
 
 
 class AlertNotFound(LookupError):
     pass
 
 
-def event_for(rule: str, stage: str | None, settings: Settings) -> Event:
-    if rule == RuleId.CREDENTIAL_EXPIRY and stage is not None:
-        escalated = stage in escalation_stages(settings.rules.credential_expiry)
-        return Event.ESCALATED if escalated else Event.REMINDER
-    return Event.FIRING
-
-
-def _rank(rule: str, stage: str | None, settings: Settings) -> int:
-    if rule == RuleId.CREDENTIAL_EXPIRY and stage is not None:
-        return stage_rank(stage, settings.rules.credential_expiry)
-    return 0
-
-
 def apply_findings(
     conn: Connection,
     findings: Iterable[Finding],
     *,
-    rules: set[str],
+    rules: set[RuleId],
     at: datetime,
     now: datetime,
     settings: Settings,
@@ -109,7 +49,7 @@ def apply_findings(
         alert = firing.get(key)
         if alert is None:
             hold = holds.get(key)
-            if hold is not None and _rank(finding.rule, finding.stage, settings) <= _rank(
+            if hold is not None and stage_rank(finding.rule, finding.stage, settings) <= stage_rank(
                 finding.rule, hold.held_stage, settings
             ):
                 continue
@@ -129,7 +69,7 @@ def apply_findings(
     return out
 
 
-def _holds(conn: Connection, rules: set[str]) -> dict[str, Row[Any]]:
+def _holds(conn: Connection, rules: set[RuleId]) -> dict[str, Row[Any]]:
     """Alerts a person resolved whose finding has not cleared since (newest per key)."""
     rows = conn.execute(
         select(alerts)
@@ -200,7 +140,7 @@ def _fire(
     ]
     conn.execute(insert(alerts), rows)
     ids = _ids_by(conn, alerts.c.id, alerts.c.episode, [r["episode"] for r in rows])
-    events = [event_for(f.rule, f.stage, settings) for f in findings]
+    events = [stage_event(f.rule, f.stage, settings) for f in findings]
     history = [
         {
             "alert_id": ids[row["episode"]],
@@ -217,14 +157,18 @@ def _fire(
     ]
     conn.execute(insert(alert_history), history)
     history_ids = _ids_by(
-        conn, alert_history.c.id, alert_history.c.alert_id, list(ids.values()), alert_history.c.action == "fired"
+        conn,
+        alert_history.c.id,
+        alert_history.c.alert_id,
+        list(ids.values()),
+        alert_history.c.action == Action.FIRED.value,
     )
     return [
         Transition(
             alert_id=ids[row["episode"]],
             history_id=history_ids[ids[row["episode"]]],
             key=row["key"],
-            rule=row["rule"],
+            rule=RuleId(row["rule"]),
             action=Action.FIRED,
             event=event,
             stage=row["stage"],
@@ -261,8 +205,8 @@ def _restage(
     values.update(stage=finding.stage, updated_at=at)
     conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
     fresh = conn.execute(select(alerts).where(alerts.c.id == alert.id)).one()
-    more_urgent = _rank(finding.rule, finding.stage, settings) > _rank(finding.rule, alert.stage, settings)
-    event = event_for(finding.rule, finding.stage, settings) if more_urgent else None
+    more_urgent = stage_rank(finding.rule, finding.stage, settings) > stage_rank(finding.rule, alert.stage, settings)
+    event = stage_event(finding.rule, finding.stage, settings) if more_urgent else None
     history_id = _history(
         conn,
         fresh,
@@ -302,7 +246,7 @@ def _transition(
         alert_id=alert.id,
         history_id=history_id,
         key=alert.key,
-        rule=alert.rule,
+        rule=RuleId(alert.rule),
         action=action,
         event=event,
         stage=alert.stage,

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
 
-from payoutwatch.config import FallbackVolumeSettings
+from sqlalchemy import Connection
+
+from payoutwatch.config import FallbackVolumeSettings, Settings
+from payoutwatch.metrics.fallback_activity import FallbackFigures, fallback_figures
 from payoutwatch.money import format_cents
-from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.rules.registry import PrometheusAlert, RuleBase, register
+from payoutwatch.vocabulary import Finding, RuleId
 
-KEY = "fallback_volume"
+KEY = str(RuleId.FALLBACK_VOLUME)
 
 
-def findings(figures: dict[str, Any], rule: FallbackVolumeSettings) -> list[Finding]:
-    count = figures["manual_payout_count"]
-    fallback, automated, ratio = (
-        figures["fallback_cents"],
-        figures["automated_cents"],
-        figures["fallback_ratio"],
-    )
+def findings(figures: FallbackFigures, rule: FallbackVolumeSettings) -> list[Finding]:
+    count, fallback, ratio = figures.manual_payout_count, figures.fallback_cents, figures.fallback_ratio
     reasons = []
     if count > rule.max_manual_payouts:
-        reasons.append(f"{count} manual payouts in {figures['window_days']} days (limit {rule.max_manual_payouts})")
+        reasons.append(f"{count} manual payouts in {figures.window_days} days (limit {rule.max_manual_payouts})")
     if ratio is not None and ratio > rule.max_fallback_ratio:
         reasons.append(f"fallback is {ratio:.2%} of automated volume (limit {rule.max_fallback_ratio:.2%})")
     elif ratio is None and fallback > 0:
@@ -38,9 +38,39 @@ def findings(figures: dict[str, Any], rule: FallbackVolumeSettings) -> list[Find
                 "reasons": reasons,
                 "manual_payout_count": count,
                 "fallback_cents": fallback,
-                "automated_cents": automated,
+                "automated_cents": figures.automated_cents,
                 "fallback_ratio": ratio,
-                "window_days": figures["window_days"],
+                "window_days": figures.window_days,
             },
         )
     ]
+
+
+class FallbackVolume(RuleBase):
+    id = RuleId.FALLBACK_VOLUME
+    settings_model = FallbackVolumeSettings
+    fact_labels: Mapping[str, str] = {
+        "manual_payout_count": "Manual payouts in window",
+        "fallback_cents": "Fallback CAD",
+        "automated_cents": "Automated CAD",
+        "fallback_ratio": "Fallback ratio",
+    }
+
+    def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
+        return findings(fallback_figures(conn, at, settings), settings.rules.fallback_volume)
+
+    def prometheus_alerts(self, settings: Settings) -> list[PrometheusAlert]:
+        rule = settings.rules.fallback_volume
+        return [
+            PrometheusAlert(
+                "PayoutFallbackVolume",
+                f"payoutwatch_manual_payouts_window > {rule.max_manual_payouts} "
+                f"or payoutwatch_fallback_ratio > {rule.max_fallback_ratio}",
+                rule.severity,
+                rule.owner,
+                "Manual fallback payouts are above the limit ({{ $value }})",
+            )
+        ]
+
+
+RULE = register(FallbackVolume())

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Connection
+
 from payoutwatch.clock import iso
-from payoutwatch.config import ReserveBreachSettings
-from payoutwatch.metrics.reserves import Projection
+from payoutwatch.config import ReserveBreachSettings, Settings
+from payoutwatch.metrics.reserves import Projection, projected_breaches
 from payoutwatch.money import format_cents
-from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.rules.registry import PrometheusAlert, RuleBase, register
+from payoutwatch.vocabulary import Finding, RuleId
 
 
 def findings(projections: list[Projection], rule: ReserveBreachSettings) -> list[Finding]:
@@ -22,7 +28,7 @@ def findings(projections: list[Projection], rule: ReserveBreachSettings) -> list
         out.append(
             Finding(
                 rule=RuleId.RESERVE_BREACH,
-                key=f"reserve_breach:{p.account_id}",
+                key=f"{RuleId.RESERVE_BREACH}:{p.account_id}",
                 severity=rule.severity,
                 owner=rule.owner,
                 summary=f"Reserve {p.account_id}: {reason}",
@@ -30,3 +36,33 @@ def findings(projections: list[Projection], rule: ReserveBreachSettings) -> list
             )
         )
     return out
+
+
+class ReserveBreach(RuleBase):
+    id = RuleId.RESERVE_BREACH
+    settings_model = ReserveBreachSettings
+    fact_labels: Mapping[str, str] = {
+        "account_id": "Account",
+        "balance_cents": "Balance",
+        "threshold_cents": "Threshold",
+        "projected_balance_cents": "Projected balance",
+        "projected_at": "Projected at",
+    }
+
+    def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
+        return findings(projected_breaches(conn, at, settings), settings.rules.reserve_breach)
+
+    def prometheus_alerts(self, settings: Settings) -> list[PrometheusAlert]:
+        rule = settings.rules.reserve_breach
+        return [
+            PrometheusAlert(
+                "PayoutReserveBreach",
+                "payoutwatch_reserve_projected_breaches > 0",
+                rule.severity,
+                rule.owner,
+                "{{ $value }} reserve accounts are below, or projected below, their threshold",
+            )
+        ]
+
+
+RULE = register(ReserveBreach())

@@ -5,12 +5,17 @@ A source that never succeeded counts from its first attempt; one never attempted
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, select
+
 from payoutwatch.clock import iso
-from payoutwatch.config import SourceSettings, SourceStaleSettings
-from payoutwatch.rules.findings import Finding, RuleId
+from payoutwatch.config import Settings, SourceSettings, SourceStaleSettings
+from payoutwatch.rules.registry import RuleBase, register
+from payoutwatch.store.tables import source_state
+from payoutwatch.vocabulary import Finding, RuleId
 
 
 def findings(
@@ -35,7 +40,7 @@ def findings(
         out.append(
             Finding(
                 rule=RuleId.SOURCE_STALE,
-                key=f"source_stale:{state.source}",
+                key=f"{RuleId.SOURCE_STALE}:{state.source}",
                 severity=rule.severity,
                 owner=rule.owner,
                 summary=f"Source {state.source} is stale: {reason}",
@@ -49,3 +54,20 @@ def findings(
             )
         )
     return out
+
+
+class SourceStale(RuleBase):
+    id = RuleId.SOURCE_STALE
+    settings_model = SourceStaleSettings
+    fact_labels: Mapping[str, str] = {
+        "source": "Source",
+        "last_success_at": "Last successful sync",
+        "last_error": "Last error",
+    }
+
+    def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
+        states = list(conn.execute(select(source_state).order_by(source_state.c.source)))
+        return findings(states, settings.sources, at, settings.rules.source_stale)
+
+
+RULE = register(SourceStale())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -27,15 +26,11 @@ from payoutwatch.reports.reconciliation import reconciliation
 from payoutwatch.rules.engine import acknowledge, resolve_by_person
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import alert_reviews, alerts, reconciliation_signoffs
+from payoutwatch.vocabulary import AlertAction
 
 DEFAULT_SILENCE = timedelta(hours=2)
 MAX_SILENCE = timedelta(days=90)
 MAX_COMMENT_CHARS = 2000
-
-
-class AlertAction(StrEnum):
-    ACK = "ack"
-    RESOLVE = "resolve"
 
 
 class SilenceRejected(ValueError):

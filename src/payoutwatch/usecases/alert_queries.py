@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine, func, select
 
 from payoutwatch.clock import iso
 from payoutwatch.notify import outbox, silences
-from payoutwatch.rules.engine import AlertState
 from payoutwatch.store.tables import alert_history, alerts, notifications
+from payoutwatch.vocabulary import AlertState
 
 
 class AlertFilter(StrEnum):

@@ -17,10 +17,11 @@ from sqlalchemy.pool import StaticPool
 
 from payoutwatch.clock import iso
 from payoutwatch.config import ConfigError, Settings, parse_settings
-from payoutwatch.rules.engine import Action, apply_findings
+from payoutwatch.rules.engine import apply_findings
 from payoutwatch.store.engine import make_engine, migrate
 from payoutwatch.store.tables import alert_history
-from payoutwatch.usecases.evaluation import EVALUATED_RULES, findings_at
+from payoutwatch.usecases.evaluation import evaluated_rules, findings_at
+from payoutwatch.vocabulary import Action
 
 MAX_STEPS = 100_000
 EVENTFUL = {Action.FIRED.value, Action.STAGE_CHANGED.value, Action.RESOLVED.value, Action.RESOLVED_BY_PERSON.value}
@@ -90,7 +91,7 @@ def replay(store: Engine, settings: Settings, *, start: datetime, end: datetime,
             with store.connect() as real:
                 findings = findings_at(real, at, settings)
             with scratch.begin() as conn:
-                transitions = apply_findings(conn, findings, rules=EVALUATED_RULES, at=at, now=at, settings=settings)
+                transitions = apply_findings(conn, findings, rules=evaluated_rules(), at=at, now=at, settings=settings)
             out += [Replayed(t.key, t.rule, t.event.value, at, t.stage) for t in transitions if t.event is not None]
     finally:
         scratch.dispose()

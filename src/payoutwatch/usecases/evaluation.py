@@ -6,69 +6,42 @@ from collections.abc import Callable
 from datetime import datetime
 
 import httpx
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from payoutwatch.config import Settings
-from payoutwatch.metrics import fallback_activity
-from payoutwatch.metrics.credentials import in_force
-from payoutwatch.metrics.reserves import projected_breaches
-from payoutwatch.metrics.runs import runs_of_cycles
 from payoutwatch.notify.outbox import DeliveryReport, deliver_due, enqueue
-from payoutwatch.rules import (
-    automation_failure,
-    credential_expiry,
-    fallback_volume,
-    notification_failing,
-    reserve_breach,
-    source_stale,
-)
-from payoutwatch.rules.engine import Transition, apply_findings
-from payoutwatch.rules.findings import Finding, RuleId
-from payoutwatch.schedule import schedule_of
-from payoutwatch.store.tables import channel_health
-from payoutwatch.usecases.syncing import source_states
-
-EVALUATED_RULES = {
-    RuleId.AUTOMATION_FAILURE.value,
-    RuleId.FALLBACK_VOLUME.value,
-    RuleId.CREDENTIAL_EXPIRY.value,
-    RuleId.RESERVE_BREACH.value,
-    RuleId.SOURCE_STALE.value,
-}
+from payoutwatch.rules.engine import apply_findings
+from payoutwatch.rules.registry import Checked, checked
+from payoutwatch.vocabulary import Finding, RuleId, Transition
 
 
-def findings_at(conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
-    """Every rule's findings at ``at`` (pure: reads the store, sends nothing)."""
-    rules = settings.rules
-    schedule = schedule_of(settings)
-    cycles = schedule.latest_at_or_before(at, 2)
-    runs = runs_of_cycles(conn, settings.schedule.job, cycles, at)
-    local = {c: schedule.local_date(c).isoformat() for c in cycles}
-    out = automation_failure.findings(settings.schedule.job, cycles, runs, local, at, rules.automation_failure)
-    out += fallback_volume.findings(fallback_activity.dashboard(conn, at, settings), rules.fallback_volume)
-    out += credential_expiry.findings(in_force(conn, at, settings), rules.credential_expiry)
-    out += reserve_breach.findings(projected_breaches(conn, at, settings), rules.reserve_breach)
-    out += source_stale.findings(source_states(conn), settings.sources, at, rules.source_stale)
-    return out
+def evaluated_rules(when: Checked = Checked.AT_INSTANT) -> set[RuleId]:
+    """The ids of the registered rules checked ``when``: their alerts are the ones an evaluation may change."""
+    return {rule.id for rule in checked(when)}
+
+
+def findings_at(
+    conn: Connection, at: datetime, settings: Settings, when: Checked = Checked.AT_INSTANT
+) -> list[Finding]:
+    """Every rule's findings at ``at``, in registry order (pure: reads the store, sends nothing)."""
+    return [finding for rule in checked(when) for finding in rule.findings_at(conn, at, settings)]
 
 
 def evaluate(engine: Engine, settings: Settings, *, at: datetime, now: datetime) -> list[Transition]:
     """Evaluate every rule at ``at`` and record transitions and their outbox rows atomically."""
     with engine.begin() as conn:
         findings = findings_at(conn, at, settings)
-        transitions = apply_findings(conn, findings, rules=EVALUATED_RULES, at=at, now=now, settings=settings)
+        transitions = apply_findings(conn, findings, rules=evaluated_rules(), at=at, now=now, settings=settings)
         enqueue(conn, transitions, settings, now=now)
     return transitions
 
 
 def check_channels(engine: Engine, settings: Settings, *, now: datetime) -> list[Transition]:
-    """Raise (or resolve) ``notification_failing`` from the channels' recent delivery results."""
+    """Raise (or resolve) the rules checked after delivery (channel health) and enqueue what they send."""
+    when = Checked.AFTER_DELIVERY
     with engine.begin() as conn:
-        health = list(conn.execute(select(channel_health)))
-        findings = notification_failing.findings(health, settings.rules.notification_failing)
-        transitions = apply_findings(
-            conn, findings, rules={RuleId.NOTIFICATION_FAILING.value}, at=now, now=now, settings=settings
-        )
+        findings = findings_at(conn, now, settings, when)
+        transitions = apply_findings(conn, findings, rules=evaluated_rules(when), at=now, now=now, settings=settings)
         enqueue(conn, transitions, settings, now=now)
     return transitions
 

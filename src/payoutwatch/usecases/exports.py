@@ -1,7 +1,8 @@
 """Exports for teams that live in Prometheus and Grafana: alerting rules and a dashboard over ``/metrics``.
 
-The rules mirror payoutwatch's four rules with the configured thresholds (the projection and the
-cycle logic stay in payoutwatch: those rules read its ``payoutwatch_alerts_firing`` and figures).
+The alerting rules mirror each registered rule (``Rule.prometheus_alerts``) with the configured thresholds
+(the projection and the cycle logic stay in payoutwatch: those rules read its ``payoutwatch_alerts_firing``
+and figures).
 """
 
 from __future__ import annotations
@@ -9,75 +10,43 @@ from __future__ import annotations
 from typing import Any
 
 from payoutwatch.config import Settings
+from payoutwatch.rules.registry import PrometheusAlert, rules
+from payoutwatch.vocabulary import RuleId, Severity, dashboard_named
 
-SEVERITY = {"SEV-1": "critical", "SEV-2": "error", "SEV-3": "warning", "SEV-4": "info"}
+SEVERITY: dict[str, str] = {
+    Severity.SEV_1: "critical",
+    Severity.SEV_2: "error",
+    Severity.SEV_3: "warning",
+    Severity.SEV_4: "info",
+}
 
 
 def prometheus_rules(settings: Settings) -> dict[str, Any]:
-    r = settings.rules
-    af, fv, ce, rb = r.automation_failure, r.fallback_volume, r.credential_expiry, r.reserve_breach
-
-    def rule(name: str, expr: str, rule_id: str, severity: str, owner: str, summary: str) -> dict[str, Any]:
-        return {
-            "alert": name,
-            "expr": expr,
-            "for": "0m",
-            "labels": {"severity": SEVERITY.get(severity, "warning"), "payoutwatch_rule": rule_id, "owner": owner},
-            "annotations": {"summary": summary},
-        }
-
+    """One alerting group: every registered rule's Prometheus mirror, in registry order."""
     return {
         "groups": [
             {
                 "name": "payoutwatch",
                 "interval": "1m",
                 "rules": [
-                    rule(
-                        "PayoutAutomationFailure",
-                        f'payoutwatch_alerts_firing{{rule="automation_failure"}} > 0 '
-                        f"or payoutwatch_last_run_duration_seconds > {int(af.max_duration_minutes * 60)} "
-                        f"or payoutwatch_last_run_processed_ratio < {af.min_processed_ratio}",
-                        "automation_failure",
-                        af.severity,
-                        af.owner,
-                        "The payout run failed, is slow, missed its slot or processed too few studios",
-                    ),
-                    rule(
-                        "PayoutFallbackVolume",
-                        f"payoutwatch_manual_payouts_window > {fv.max_manual_payouts} "
-                        f"or payoutwatch_fallback_ratio > {fv.max_fallback_ratio}",
-                        "fallback_volume",
-                        fv.severity,
-                        fv.owner,
-                        "Manual fallback payouts are above the limit ({{ $value }})",
-                    ),
-                    rule(
-                        "PayoutCredentialExpiring",
-                        f"payoutwatch_credential_days_left <= {max(ce.reminder_days)}",
-                        "credential_expiry",
-                        "SEV-3",
-                        ce.owner,
-                        "Credential {{ $labels.credential_id }} ({{ $labels.kind }}) is due in {{ $value }} days",
-                    ),
-                    rule(
-                        "PayoutCredentialEscalation",
-                        f"payoutwatch_credential_days_left <= {ce.escalate_days}",
-                        "credential_expiry",
-                        ce.severity,
-                        ce.owner,
-                        "Credential {{ $labels.credential_id }} is due in {{ $value }} days: rotate it now",
-                    ),
-                    rule(
-                        "PayoutReserveBreach",
-                        "payoutwatch_reserve_projected_breaches > 0",
-                        "reserve_breach",
-                        rb.severity,
-                        rb.owner,
-                        "{{ $value }} reserve accounts are below, or projected below, their threshold",
-                    ),
+                    _alerting_rule(alert, rule.id) for rule in rules() for alert in rule.prometheus_alerts(settings)
                 ],
             }
         ]
+    }
+
+
+def _alerting_rule(alert: PrometheusAlert, rule_id: RuleId) -> dict[str, Any]:
+    return {
+        "alert": alert.name,
+        "expr": alert.expr,
+        "for": "0m",
+        "labels": {
+            "severity": SEVERITY.get(alert.severity, "warning"),
+            "payoutwatch_rule": rule_id.value,
+            "owner": alert.owner,
+        },
+        "annotations": {"summary": alert.summary},
     }
 
 
@@ -105,7 +74,7 @@ def _panel(
 def grafana_dashboard(settings: Settings) -> dict[str, Any]:
     rows = [
         (
-            "Payout Health",
+            dashboard_named("payout_health").title,
             [
                 ("Next run", "payoutwatch_next_run_timestamp_seconds * 1000", "dateTimeFromNow", "stat", ""),
                 ("Last run duration", "payoutwatch_last_run_duration_seconds", "s", "stat", ""),
@@ -114,14 +83,14 @@ def grafana_dashboard(settings: Settings) -> dict[str, Any]:
             ],
         ),
         (
-            "Fallback Activity",
+            dashboard_named("fallback_activity").title,
             [
                 ("Manual payouts, 30 days", "payoutwatch_manual_payouts_window", "short", "stat", ""),
                 ("Fallback / automated", "payoutwatch_fallback_ratio", "percentunit", "timeseries", ""),
             ],
         ),
         (
-            "Reserves & Balances",
+            dashboard_named("reserves").title,
             [
                 ("Aggregate reserve", "payoutwatch_reserve_aggregate_balance_cents / 100", "currencyCAD", "stat", ""),
                 ("Near threshold", "payoutwatch_reserve_accounts_near_threshold", "short", "stat", ""),
@@ -129,7 +98,7 @@ def grafana_dashboard(settings: Settings) -> dict[str, Any]:
             ],
         ),
         (
-            "Credential Expiry",
+            dashboard_named("credentials").title,
             [
                 ("Days left", "sort(payoutwatch_credential_days_left)", "d", "bargauge", "{{credential_id}}"),
                 ("Firing alerts", "payoutwatch_alerts_firing", "short", "bargauge", "{{rule}}"),

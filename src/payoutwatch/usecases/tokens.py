@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -19,25 +18,9 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from payoutwatch.clock import iso
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import api_tokens
+from payoutwatch.vocabulary import Permission, Role
 
 PREFIX = "pwt_"
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPS = "ops"
-    FINANCE = "finance"
-    ENGINEERING = "engineering"
-    SECURITY = "security"
-    ADMIN = "admin"
-    INGEST = "ingest"
-
-
-class Permission(StrEnum):
-    VIEW = "view"  # dashboards, alerts, notifications (every role but ingest)
-    VIEW_CREDENTIALS = "view_credentials"  # credential details
-    HANDLE_ALERTS = "handle_alerts"  # ack, resolve, silence
-    WRITE_RECORDS = "write_records"  # ingest, pings
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

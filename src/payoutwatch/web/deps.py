@@ -18,7 +18,8 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from payoutwatch.usecases.instants import InstantError, instant_or_now, parse_instant
-from payoutwatch.usecases.tokens import Permission, allowed, authenticate
+from payoutwatch.usecases.tokens import allowed, authenticate
+from payoutwatch.vocabulary import Permission
 from payoutwatch.web.session import Person, current_person
 from payoutwatch.web.state import WebState
 

@@ -12,10 +12,9 @@ from sqlalchemy import Engine, func, select
 
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
-from payoutwatch.notify.outbox import NotificationState
-from payoutwatch.rules.findings import RuleId
 from payoutwatch.store.tables import notifications, source_state
 from payoutwatch.usecases.alert_queries import firing_by_rule
+from payoutwatch.vocabulary import NotificationState, RuleId
 
 
 class FiguresCollector(Collector):

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from payoutwatch.config import Settings
 from payoutwatch.store.tables import api_tokens, sso_users
-from payoutwatch.usecases.tokens import GRANTS, Role, authenticate
+from payoutwatch.usecases.tokens import GRANTS, authenticate
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.proxy import direct_peer_trusted
 
 POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST]

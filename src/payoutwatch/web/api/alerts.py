@@ -16,12 +16,12 @@ from payoutwatch.usecases import alert_actions, alert_queries
 from payoutwatch.usecases.alert_actions import (
     MAX_COMMENT_CHARS,
     MAX_SILENCE,
-    AlertAction,
     SilenceNotFound,
     SilenceRejected,
     act_on_alert,
 )
 from payoutwatch.usecases.alert_queries import AlertFilter
+from payoutwatch.vocabulary import AlertAction
 from payoutwatch.web.deps import Handler, State, Viewer
 from payoutwatch.web.session import Person
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 
 from payoutwatch.metrics import DASHBOARD_NAMES, compute
-from payoutwatch.usecases.tokens import Permission, allowed
+from payoutwatch.usecases.tokens import allowed
+from payoutwatch.vocabulary import Permission
 from payoutwatch.web.deps import At, State, Viewer
 
 router = APIRouter(tags=["dashboards"])

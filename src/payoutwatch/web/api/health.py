@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
-from payoutwatch.usecases.tokens import Permission
+from payoutwatch.vocabulary import Permission
 from payoutwatch.web.deps import Credentials, State, require, token_person
 from payoutwatch.web.metrics_export import render_metrics
 

@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from payoutwatch.notify.silences import Matcher
 from payoutwatch.rules.engine import AlertNotFound
 from payoutwatch.usecases import alert_queries
-from payoutwatch.usecases.alert_actions import AlertAction, SilenceRejected, act_on_alert, add_silence, silence_length
+from payoutwatch.usecases.alert_actions import SilenceRejected, act_on_alert, add_silence, silence_length
 from payoutwatch.usecases.alert_queries import AlertFilter
+from payoutwatch.vocabulary import AlertAction
 from payoutwatch.web.deps import PageHandler, PageViewer, State
 from payoutwatch.web.pages.render import message_page, render_page
 from payoutwatch.web.session import Person, csrf_ok

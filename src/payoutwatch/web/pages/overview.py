@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from payoutwatch.metrics import compute
-from payoutwatch.usecases.tokens import Permission, allowed
+from payoutwatch.usecases.tokens import allowed
+from payoutwatch.vocabulary import Permission
 from payoutwatch.web.charts import dashboard_charts
 from payoutwatch.web.deps import NotAllowed, PageAt, PageViewer, State
 from payoutwatch.web.pages.render import PAGES, message_page, render_page

@@ -12,7 +12,8 @@ from jinja2 import Environment, PackageLoader
 
 from payoutwatch.reports.render import FIGURE_FILTERS
 from payoutwatch.usecases.alert_queries import firing_by_rule
-from payoutwatch.usecases.tokens import Permission, allowed
+from payoutwatch.usecases.tokens import allowed
+from payoutwatch.vocabulary import Permission
 from payoutwatch.web.session import Person, csrf_token
 from payoutwatch.web.state import WebState
 
