@@ -35,6 +35,7 @@ from payoutwatch.schedule import schedule_of
 from payoutwatch.store.audit import audit
 from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import RECORD_TABLES, audit_log, metadata
+from payoutwatch.vocabulary import PayoutStatus
 
 DEMO_MARK = "demo_build"
 SEED = 2026
@@ -144,7 +145,7 @@ def _cycle(
                     scheduled_for=cycle,
                     amount_cents=amount,
                     currency="CAD",
-                    status="held",
+                    status=PayoutStatus.HELD,
                     hold_reason="reserve_cap",
                 )
             )
@@ -160,7 +161,7 @@ def _cycle(
                     scheduled_for=cycle,
                     amount_cents=amount,
                     currency="CAD",
-                    status="failed",
+                    status=PayoutStatus.FAILED,
                     run_id=run_id,
                 )
             )
@@ -174,7 +175,7 @@ def _cycle(
                 scheduled_for=cycle,
                 amount_cents=amount,
                 currency="CAD",
-                status="paid",
+                status=PayoutStatus.PAID,
                 paid_at=paid_at,
                 run_id=run_id,
                 transfer_id=transfer_id,
@@ -239,7 +240,7 @@ def _in_progress(platform: Platform, cycle: datetime, studios: list[Studio], now
                 scheduled_for=cycle,
                 amount_cents=s.typical_cents,
                 currency="CAD",
-                status="scheduled",
+                status=PayoutStatus.SCHEDULED,
             )
         )
     started = cycle + timedelta(seconds=60)

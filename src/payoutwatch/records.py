@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from payoutwatch.vocabulary import PayoutStatus
+
 MAX_CENTS = 10**15
 MAX_COUNT = 10**9
 EXIT_CODES = (-(2**31), 2**31 - 1)
@@ -102,14 +104,6 @@ ExitCode = Annotated[StrictInt, Field(ge=EXIT_CODES[0], le=EXIT_CODES[1])]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=ID_CHARS), AfterValidator(_plain_text)]
 Prose = Annotated[str, StringConstraints(max_length=PROSE_CHARS), AfterValidator(_plain_text)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=PROSE_CHARS), AfterValidator(_plain_text)]
-
-
-class PayoutStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    PAID = "paid"
-    FAILED = "failed"
-    HELD = "held"
-    CANCELLED = "cancelled"
 
 
 class CredentialKind(StrEnum):

@@ -99,6 +99,16 @@ class RunStatus(StrEnum):
     FAILED = "failed"
 
 
+class PayoutStatus(StrEnum):
+    """A scheduled payout's status (DESIGN §3)."""
+
+    SCHEDULED = "scheduled"
+    PAID = "paid"
+    FAILED = "failed"
+    HELD = "held"
+    CANCELLED = "cancelled"
+
+
 class Severity(StrEnum):
     SEV_1 = "SEV-1"
     SEV_2 = "SEV-2"

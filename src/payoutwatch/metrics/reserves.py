@@ -16,11 +16,12 @@ from sqlalchemy.sql import Subquery
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP, PayoutStatus
+from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reserve_accounts, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed
+from payoutwatch.vocabulary import PayoutStatus
 
 
 def latest_snapshots(at: datetime, dialect: str) -> Subquery:

@@ -19,10 +19,9 @@ from sqlalchemy import Connection, Row, func, literal, select
 
 from payoutwatch.clock import iso
 from payoutwatch.metrics.common import as_number, ratio, seconds
-from payoutwatch.records import PayoutStatus
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import job_runs, scheduled_payouts
-from payoutwatch.vocabulary import RunStatus
+from payoutwatch.vocabulary import PayoutStatus, RunStatus
 
 
 @dataclass(frozen=True)

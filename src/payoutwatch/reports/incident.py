@@ -23,6 +23,7 @@ from payoutwatch.store.tables import (
     notifications,
     silences,
 )
+from payoutwatch.vocabulary import NotificationState
 
 
 def _within(column: Any, start: datetime, end: datetime) -> Any:
@@ -58,9 +59,9 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
     n = notifications.c
     for row in conn.execute(select(notifications).where(_within(n.created_at, start, end)).order_by(n.id)):
         outcome = {
-            "sent": f"delivered at {iso(row.sent_at)}",
-            "failed": f"FAILED: {row.last_error}",
-            "suppressed": "suppressed by a silence",
+            NotificationState.SENT: f"delivered at {iso(row.sent_at)}",
+            NotificationState.FAILED: f"FAILED: {row.last_error}",
+            NotificationState.SUPPRESSED: "suppressed by a silence",
         }.get(row.state, f"pending after {row.attempts} attempt(s)")
         add(row.created_at, "notification", f"{row.event} of {row.alert_key} to {row.channel}: {outcome}")
     m = manual_payouts.c

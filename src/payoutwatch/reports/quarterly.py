@@ -20,6 +20,7 @@ from payoutwatch.metrics.fallback_activity import automated_cents
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import alert_history, manual_payouts
 from payoutwatch.store.types import elapsed
+from payoutwatch.vocabulary import Action, RuleId
 
 FAILURE_KINDS = (
     ("missed", "missed deadline"),
@@ -90,7 +91,9 @@ def quarterly(conn: Connection, label: str, settings: Settings) -> dict[str, Any
     failures: dict[str, int] = {}
     fired = (
         conn.execute(
-            select(h.details).where(h.rule == "automation_failure", h.action == "fired", h.at >= start, h.at < end)
+            select(h.details).where(
+                h.rule == RuleId.AUTOMATION_FAILURE.value, h.action == Action.FIRED.value, h.at >= start, h.at < end
+            )
         )
         .scalars()
         .all()

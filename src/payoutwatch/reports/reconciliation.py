@@ -15,10 +15,10 @@ from sqlalchemy import Connection, and_, case, exists, func, literal, or_, selec
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.records import PayoutStatus
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reconciliation_signoffs, scheduled_payouts, transfers
+from payoutwatch.vocabulary import PayoutStatus
 
 CATEGORIES = ("matched", "missing_transfer", "amount_mismatch", "reversed", "unexpected_transfer", "orphan_transfer")
 DETAIL_LIMIT = 1000

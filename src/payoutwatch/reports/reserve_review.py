@@ -10,6 +10,7 @@ from sqlalchemy import Connection, or_, select
 
 from payoutwatch.clock import iso
 from payoutwatch.store.tables import alert_reviews, alerts
+from payoutwatch.vocabulary import RuleId
 
 
 def reserve_review(conn: Connection, at: datetime, days: float = 7) -> dict[str, Any]:
@@ -18,7 +19,11 @@ def reserve_review(conn: Connection, at: datetime, days: float = 7) -> dict[str,
     rows = conn.execute(
         select(alerts, r.reviewed_by, r.reviewed_at, r.note)
         .select_from(alerts.outerjoin(alert_reviews, r.alert_id == a.id))
-        .where(a.rule == "reserve_breach", a.started_at <= at, or_(a.resolved_at.is_(None), a.resolved_at > since))
+        .where(
+            a.rule == RuleId.RESERVE_BREACH.value,
+            a.started_at <= at,
+            or_(a.resolved_at.is_(None), a.resolved_at > since),
+        )
         .order_by(a.started_at, a.id)
     ).all()
     episodes = []

@@ -16,7 +16,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
 from payoutwatch.store.tables import alerts
-from payoutwatch.vocabulary import CredentialStage
+from payoutwatch.vocabulary import AlertState, CredentialStage
 
 NEAR_SHOWN = 10
 
@@ -24,7 +24,7 @@ NEAR_SHOWN = 10
 def open_alerts(conn: Connection, at: datetime) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(alerts)
-        .where(alerts.c.state == "firing", alerts.c.started_at <= at)
+        .where(alerts.c.state == AlertState.FIRING.value, alerts.c.started_at <= at)
         .order_by(alerts.c.severity, alerts.c.started_at)
     ).all()
     return [

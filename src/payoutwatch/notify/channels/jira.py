@@ -15,6 +15,7 @@ from pydantic import SecretStr, model_validator
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import DeliveryError, Report, cannot_carry_reports, check_response, post_json
 from payoutwatch.notify.messages import Message
+from payoutwatch.vocabulary import Event
 
 
 class JiraChannel(ChannelSettingsBase):
@@ -111,13 +112,13 @@ class Jira:
 
     def send(self, message: Message) -> None:
         ticket = self.find_ticket(message.episode)
-        if message.event == "resolved":
+        if message.event == Event.RESOLVED:
             if ticket is not None:
                 self.comment(ticket, message)
             return
         if ticket is None:
             self.create_ticket(message)
-        elif message.event != "firing":
+        elif message.event != Event.FIRING:
             self.comment(ticket, message)
 
     def send_report(self, report: Report) -> None:

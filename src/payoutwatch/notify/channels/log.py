@@ -10,6 +10,7 @@ import httpx
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import Report
 from payoutwatch.notify.messages import Message
+from payoutwatch.vocabulary import Event
 
 logger = logging.getLogger("payoutwatch.notify")
 report_logger = logging.getLogger("payoutwatch.reports")
@@ -24,7 +25,7 @@ class Log:
         self.name = name
 
     def send(self, message: Message) -> None:
-        level = logging.INFO if message.event == "resolved" else logging.WARNING
+        level = logging.INFO if message.event == Event.RESOLVED else logging.WARNING
         logger.log(
             level,
             "%s | owner=%s severity=%s | %s",

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import Report, cannot_carry_reports, post_json
 from payoutwatch.notify.messages import Message
+from payoutwatch.vocabulary import Event
 
 
 class PagerDutyChannel(ChannelSettingsBase):
@@ -34,7 +35,7 @@ class PagerDuty:
         self.client = client
 
     def body(self, message: Message) -> dict[str, Any]:
-        action = "resolve" if message.event == "resolved" else "trigger"
+        action = "resolve" if message.event == Event.RESOLVED else "trigger"
         body: dict[str, Any] = {
             "routing_key": self.settings.routing_key.get_secret_value(),
             "event_action": action,
