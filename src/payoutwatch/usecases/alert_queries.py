@@ -25,8 +25,8 @@ from payoutwatch.vocabulary import AlertState
 class AlertFilter(StrEnum):
     """Which alerts a listing shows."""
 
-    FIRING = "firing"
-    RESOLVED = "resolved"
+    FIRING = AlertState.FIRING.value
+    RESOLVED = AlertState.RESOLVED.value
     ALL = "all"
 
 
