@@ -1,14 +1,19 @@
-"""What wraps every request: signed sessions, a body size limit, and the security headers (CSP and friends)."""
+"""What wraps every request: signed sessions, a body size limit, and the security headers (CSP and friends).
+
+Both outer layers are plain ASGI middleware: the body limit counts the bytes of every ``http.request``
+message as the app reads them (a chunked body declares no length), and the headers layer adds its headers
+to the response start without buffering the response.
+"""
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from starlette.middleware.base import BaseHTTPMiddleware
+from fastapi import FastAPI, HTTPException
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payoutwatch.config import WebSettings
 
@@ -25,20 +30,89 @@ SECURITY_HEADERS = {
 }
 
 
-async def limits_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Refuse a body declared larger than ``MAX_BODY_BYTES`` (413); add the security headers a handler
-    did not set itself."""
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        return JSONResponse({"detail": "request body too large"}, status_code=413)
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a body passes the limit. An ``HTTPException``, so FastAPI's own body
+    parsing lets it through and the app answers 413 whichever handler was reading."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large (at most {limit} bytes)")
+
+
+class BodyLimit:
+    """Refuse a body larger than ``limit`` bytes (413) as soon as it is declared or, for a body without
+    ``Content-Length`` (chunked), as soon as the bytes read pass the limit: the rest is never buffered."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(send, self.limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body too large (at most {limit} bytes)"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """Add the security headers a handler did not set itself to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def install_middleware(app: FastAPI, web: WebSettings) -> None:
-    """Sessions inside, limits and headers outside (the last added runs first). Without a configured
-    ``session_secret`` each process signs with its own random key, so sessions do not survive a restart."""
+    """Sessions inside, then the body limit, the headers outermost so a 413 carries them too (the last added
+    runs first). Without a
+    configured ``session_secret`` each process signs with its own random key, so sessions do not survive a
+    restart."""
     secret = web.session_secret.get_secret_value() if web.session_secret else secrets.token_hex(32)
     app.add_middleware(
         SessionMiddleware,
@@ -48,4 +122,5 @@ def install_middleware(app: FastAPI, web: WebSettings) -> None:
         same_site="lax",
         https_only=web.secure_cookies,
     )
-    app.add_middleware(BaseHTTPMiddleware, dispatch=limits_and_headers)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
