@@ -11,7 +11,7 @@ import os
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -290,12 +290,24 @@ class SsoSettings(Strict):
         return value
 
 
+TeamRole = Literal["finance", "security", "engineering"]  # the roles that handle only their team's alerts
+DEFAULT_ROLE_OWNERS: dict[TeamRole, list[str]] = {
+    "finance": ["finance"],
+    "security": ["security"],
+    "engineering": ["payments-engineering"],
+}
+
+
 class WebSettings(Strict):
     base_url: str | None = None
     session_secret: SecretStr | None = None  # signs session cookies; set it (the same) on every replica
     secure_cookies: bool = True  # the session cookie is Secure and HttpOnly
     session_hours: float = Field(12, gt=0)
-    public_metrics: bool = True  # /metrics without a token
+    # /metrics needs a bearer token of the metrics (or admin) role; when false it stays public, but only a
+    # token allowed to see credentials gets the payoutwatch_credential_* series
+    metrics_auth: bool = False
+    # which alert owners each team role may acknowledge, resolve and silence (ops and admin: every alert)
+    role_owners: dict[TeamRole, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROLE_OWNERS))
     sso: SsoSettings | None = None
 
 

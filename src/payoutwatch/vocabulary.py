@@ -139,13 +139,15 @@ class Role(StrEnum):
     SECURITY = "security"
     ADMIN = "admin"
     INGEST = "ingest"
+    METRICS = "metrics"  # a scraper (Prometheus): /metrics only
 
 
 class Permission(StrEnum):
-    VIEW = "view"  # dashboards, alerts, notifications (every role but ingest)
-    VIEW_CREDENTIALS = "view_credentials"  # credential details
-    HANDLE_ALERTS = "handle_alerts"  # ack, resolve, silence
+    VIEW = "view"  # dashboards, alerts, notifications (every role but ingest and metrics)
+    VIEW_CREDENTIALS = "view_credentials"  # credential names, owners, due dates, alerts: on every surface
+    HANDLE_ALERTS = "handle_alerts"  # ack, resolve, silence ANY alert (team roles: their own, web.role_owners)
     WRITE_RECORDS = "write_records"  # ingest, pings
+    SCRAPE_METRICS = "scrape_metrics"  # /metrics when web.metrics_auth is on
 
 
 @dataclass(frozen=True)

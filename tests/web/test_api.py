@@ -85,12 +85,14 @@ def test_every_role_gets_exactly_what_the_permission_table_says(
 
 
 def test_health_and_metrics_need_no_token(api: tuple[TestClient, dict[str, str]]) -> None:
-    client, _ = api
+    client, tokens = api
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready"}
     text = client.get("/metrics").text
     assert 'payoutwatch_alerts_firing{rule="automation_failure"} 1.0' in text
-    assert 'payoutwatch_credential_days_left{credential_id="cert",kind="other"} 14.0' in text
+    assert "payoutwatch_credential" not in text  # credential series only for a token that may see them
+    scraper = client.get("/metrics", headers={"Authorization": f"Bearer {tokens['metrics']}"}).text
+    assert 'payoutwatch_credential_days_left{credential_id="cert",kind="other"} 14.0' in scraper
     assert "payoutwatch_next_run_timestamp_seconds 1.7739144e+09" in text  # 2026-03-19T10:00Z
     response = client.get("/healthz")
     assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["X-Frame-Options"] == "DENY"

@@ -21,6 +21,8 @@ import yaml
 from sqlalchemy import Engine
 
 from payoutwatch.usecases.exports import grafana_dashboard, prometheus_rules
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.helpers import load, manual
@@ -119,8 +121,11 @@ def test_promtool_accepts_the_exported_rules(tmp_path: Path) -> None:
     assert "SUCCESS: 5 rules found" in check.stdout
 
 
-def test_grafana_panels_only_query_metrics_that_exist(served: str) -> None:
-    exposed = set(re.findall(r"^# TYPE (\w+) ", httpx.get(f"http://{served}/metrics").text, re.M))
+def test_grafana_panels_only_query_metrics_that_exist(served: str, sqlite_store: Engine) -> None:
+    with sqlite_store.begin() as conn:  # the credential panels need a scraper that may see credentials
+        _, token = create_token(conn, name="prometheus", role=Role.METRICS, actor="test", now=NOW)
+    scraped = httpx.get(f"http://{served}/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    exposed = set(re.findall(r"^# TYPE (\w+) ", scraped, re.M))
     dashboard = grafana_dashboard(make_settings())
     queried = {
         name

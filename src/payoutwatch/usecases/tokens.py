@@ -31,6 +31,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.SECURITY: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS}),
     Role.ADMIN: frozenset(Permission),
     Role.INGEST: frozenset({Permission.WRITE_RECORDS}),
+    # Prometheus alerts on the credential series, so a scraper's token sees them (on /metrics only)
+    Role.METRICS: frozenset({Permission.SCRAPE_METRICS, Permission.VIEW_CREDENTIALS}),
 }
 
 

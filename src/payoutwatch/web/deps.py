@@ -17,9 +17,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from payoutwatch.notify.silences import Matcher
+from payoutwatch.usecases import alert_queries
 from payoutwatch.usecases.instants import InstantError, instant_or_now, parse_instant
 from payoutwatch.usecases.tokens import allowed, authenticate
 from payoutwatch.vocabulary import Permission
+from payoutwatch.web import access
 from payoutwatch.web.session import Person, current_person
 from payoutwatch.web.state import WebState
 
@@ -66,8 +69,43 @@ def needs(permission: Permission) -> Callable[[Person], Person]:
 
 
 Viewer = Annotated[Person, Depends(needs(Permission.VIEW))]
-Handler = Annotated[Person, Depends(needs(Permission.HANDLE_ALERTS))]
 Writer = Annotated[Person, Depends(needs(Permission.WRITE_RECORDS))]
+
+
+def alert_handler(state: State, who: Viewer) -> Person:
+    """A person whose role may handle some alerts (ops, admin, or a team role with owners in
+    ``web.role_owners``); 403 otherwise. Which alert, or which silence, is checked by ``check_alert`` /
+    ``check_silence``."""
+    if not access.handles_some(who.role, state.settings.web):
+        raise HTTPException(403, access.refusal(who.role, state.settings.web))
+    return who
+
+
+Handler = Annotated[Person, Depends(alert_handler)]
+
+
+class ActionRefused(Exception):
+    """``who`` may not act on this alert or silence; the message says why (a 403 on the API and the pages)."""
+
+
+def check_alert(state: WebState, who: Person, key: str) -> None:
+    """Raises ``ActionRefused`` unless ``who`` may acknowledge or resolve alert ``key`` (DESIGN §10 "Who may
+    act"); an unknown key passes, for the use case to answer that it does not exist."""
+    detail = alert_queries.alert_detail(state.engine, key)
+    if detail is None:
+        return
+    a = detail.alert
+    if not access.may_handle(who.role, state.settings.web, rule=a["rule"], owner=a["owner"]):
+        raise ActionRefused(access.refusal(who.role, state.settings.web))
+
+
+def check_silence(state: WebState, who: Person, matcher: Matcher) -> None:
+    """Raises ``ActionRefused`` unless ``who`` may add, or expire, a silence with ``matcher``."""
+    if not access.may_silence(who.role, state.settings.web, matcher):
+        owners = access.owners_handled(who.role, state.settings.web) or frozenset()
+        raise ActionRefused(
+            f"the {who.role.value} role may only silence its team's alerts: set owner to {' or '.join(sorted(owners))}"
+        )
 
 
 def api_instant(state: State, at: Annotated[str | None, Query()] = None) -> datetime:
@@ -124,7 +162,16 @@ def page_needs(permission: Permission) -> Callable[[Person], Person]:
 
 
 PageViewer = Annotated[Person, Depends(page_needs(Permission.VIEW))]
-PageHandler = Annotated[Person, Depends(page_needs(Permission.HANDLE_ALERTS))]
+
+
+def page_alert_handler(state: State, who: PageViewer) -> Person:
+    """A visitor whose role may handle some alerts; the "not allowed" page otherwise."""
+    if not access.handles_some(who.role, state.settings.web):
+        raise NotAllowed(who)
+    return who
+
+
+PageHandler = Annotated[Person, Depends(page_alert_handler)]
 
 
 def page_instant(value: str, *, field: str) -> datetime:

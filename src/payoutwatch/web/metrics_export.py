@@ -18,8 +18,11 @@ from payoutwatch.vocabulary import NotificationState, RuleId
 
 
 class FiguresCollector(Collector):
-    def __init__(self, engine: Engine, settings: Settings, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, now: Callable[[], datetime], *, with_credentials: bool
+    ) -> None:
         self.engine, self.settings, self.now = engine, settings, now
+        self.with_credentials = with_credentials  # the payoutwatch_credential_* series name credentials
 
     def collect(self) -> Iterator[Metric]:
         at = self.now()
@@ -27,7 +30,7 @@ class FiguresCollector(Collector):
             health = compute("payout_health", conn, at, self.settings)
             fallback = compute("fallback_activity", conn, at, self.settings)
             reserves = compute("reserves", conn, at, self.settings)
-            credentials = compute("credentials", conn, at, self.settings)
+            credentials = compute("credentials", conn, at, self.settings) if self.with_credentials else None
             firing = firing_by_rule(conn)
             pending = conn.execute(
                 select(func.count()).where(notifications.c.state == NotificationState.PENDING.value)
@@ -92,15 +95,16 @@ class FiguresCollector(Collector):
             "Accounts below, or projected below, their threshold at the next run.",
             len(reserves["projected_breaches"]),
         )
-        days = GaugeMetricFamily(
-            "payoutwatch_credential_days_left",
-            "Whole days until a credential is due.",
-            labels=["credential_id", "kind"],
-        )
-        for c in credentials["credentials"]:
-            if c["days_left"] is not None:
-                days.add_metric([c["credential_id"], c["kind"]], float(c["days_left"]))
-        yield days
+        if credentials is not None:
+            days = GaugeMetricFamily(
+                "payoutwatch_credential_days_left",
+                "Whole days until a credential is due.",
+                labels=["credential_id", "kind"],
+            )
+            for c in credentials["credentials"]:
+                if c["days_left"] is not None:
+                    days.add_metric([c["credential_id"], c["kind"]], float(c["days_left"]))
+            yield days
         rules = GaugeMetricFamily("payoutwatch_alerts_firing", "Firing alerts per rule.", labels=["rule"])
         for rule in RuleId:
             rules.add_metric([rule.value], float(firing.get(rule.value, 0)))
@@ -117,7 +121,8 @@ class FiguresCollector(Collector):
         yield success
 
 
-def render_metrics(engine: Engine, settings: Settings, now: Callable[[], datetime]) -> bytes:
+def render_metrics(engine: Engine, settings: Settings, now: Callable[[], datetime], *, with_credentials: bool) -> bytes:
+    """The scrape; ``with_credentials`` only for a reader who may see credentials (docs/security.md)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FiguresCollector(engine, settings, now))
+    registry.register(FiguresCollector(engine, settings, now, with_credentials=with_credentials))
     return generate_latest(registry)

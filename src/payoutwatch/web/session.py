@@ -21,7 +21,7 @@ from payoutwatch.usecases.tokens import GRANTS, authenticate
 from payoutwatch.vocabulary import Role
 from payoutwatch.web.proxy import direct_peer_trusted
 
-POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST]
+POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST, Role.METRICS]
 
 
 @dataclass(frozen=True)

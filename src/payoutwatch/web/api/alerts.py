@@ -22,7 +22,8 @@ from payoutwatch.usecases.alert_actions import (
 )
 from payoutwatch.usecases.alert_queries import AlertFilter
 from payoutwatch.vocabulary import AlertAction
-from payoutwatch.web.deps import Handler, State, Viewer
+from payoutwatch.web import access
+from payoutwatch.web.deps import ActionRefused, Handler, State, Viewer, check_alert, check_silence
 from payoutwatch.web.session import Person
 
 router = APIRouter(tags=["alerts"])
@@ -45,15 +46,19 @@ class SilenceIn(BaseModel):
 @router.get("/api/v1/alerts")
 def list_alerts(state: State, who: Viewer, all_alerts: Annotated[bool, Query(alias="all")] = False) -> dict[str, Any]:
     which = AlertFilter.ALL if all_alerts else AlertFilter.FIRING
-    return {"alerts": alert_queries.list_alerts(state.engine, which=which, limit=1000)}
+    rows, withheld = access.visible_json(who.role, alert_queries.list_alerts(state.engine, which=which, limit=1000))
+    return access.listing("alerts", rows, withheld)
 
 
 def _act(state: State, key: str, who: Person, body: Comment | None, action: AlertAction) -> dict[str, str]:
     comment = body.comment if body is not None else None
     try:
+        check_alert(state, who, key)
         act_on_alert(state.engine, state.settings, key, action, actor=who.name, now=state.now(), comment=comment)
     except AlertNotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    except ActionRefused as exc:
+        raise HTTPException(403, str(exc)) from None
     return {"key": key, "action": action.value, "by": who.name}
 
 
@@ -69,10 +74,12 @@ def resolve(state: State, key: str, who: Handler, body: Comment | None = None) -
 
 @router.post("/api/v1/silences", status_code=201)
 def add_silence(state: State, body: SilenceIn, who: Handler) -> dict[str, Any]:
+    matcher = Matcher(body.rule, body.key, body.owner)
     try:
+        check_silence(state, who, matcher)
         added = alert_actions.add_silence(
             state.engine,
-            Matcher(body.rule, body.key, body.owner),
+            matcher,
             comment=body.comment,
             author=who.name,
             now=state.now(),
@@ -82,6 +89,8 @@ def add_silence(state: State, body: SilenceIn, who: Handler) -> dict[str, Any]:
         )
     except SilenceRejected as exc:
         raise HTTPException(422, str(exc)) from None
+    except ActionRefused as exc:
+        raise HTTPException(403, str(exc)) from None
     return {"id": added.id, "starts_at": iso(added.starts_at), "ends_at": iso(added.ends_at)}
 
 
@@ -89,7 +98,9 @@ def add_silence(state: State, body: SilenceIn, who: Handler) -> dict[str, Any]:
 def list_silences(
     state: State, who: Viewer, all_silences: Annotated[bool, Query(alias="all")] = False
 ) -> dict[str, Any]:
-    return {"silences": alert_queries.list_silences(state.engine, now=state.now(), include_expired=all_silences)}
+    listed = alert_queries.list_silences(state.engine, now=state.now(), include_expired=all_silences)
+    rows, withheld = access.visible_silences(who.role, listed)
+    return access.listing("silences", rows, withheld)
 
 
 @router.delete("/api/v1/silences/{silence_id}")
@@ -98,12 +109,19 @@ def expire_silence(
 ) -> dict[str, Any]:
     when = state.now()
     try:
+        existing = {s["id"]: s for s in alert_queries.list_silences(state.engine, now=when, include_expired=True)}
+        if silence_id in existing:
+            s = existing[silence_id]
+            check_silence(state, who, Matcher(s["rule"], s["key"], s["owner"]))
         alert_actions.expire_silence(state.engine, silence_id, actor=who.name, now=when)
     except SilenceNotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    except ActionRefused as exc:
+        raise HTTPException(403, str(exc)) from None
     return {"id": silence_id, "expired_at": iso(when)}
 
 
 @router.get("/api/v1/notifications")
 def list_notifications(state: State, who: Viewer, failed: bool = False) -> dict[str, Any]:
-    return {"notifications": alert_queries.list_notifications(state.engine, failed_only=failed)}
+    rows, withheld = access.visible_json(who.role, alert_queries.list_notifications(state.engine, failed_only=failed))
+    return access.listing("notifications", rows, withheld)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
+from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import Permission
 from payoutwatch.web.deps import Credentials, State, require, token_person
 from payoutwatch.web.metrics_export import render_metrics
@@ -38,6 +39,13 @@ def readyz(state: State) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(state: State, credentials: Credentials) -> Response:
-    if not state.settings.web.public_metrics:
-        require(token_person(state, credentials), Permission.VIEW)
-    return Response(render_metrics(state.engine, state.settings, state.now), media_type="text/plain; version=0.0.4")
+    """The scrape. With ``web.metrics_auth`` a token of a role that may scrape (metrics, admin) is required;
+    without it the scrape is public. Either way the credential series are included only for a token whose
+    role may see credentials, and a token that is given must be valid (401 otherwise)."""
+    who = token_person(state, credentials) if credentials is not None or state.settings.web.metrics_auth else None
+    if state.settings.web.metrics_auth:
+        assert who is not None
+        require(who, Permission.SCRAPE_METRICS)
+    with_credentials = who is not None and allowed(who.role, Permission.VIEW_CREDENTIALS)
+    body = render_metrics(state.engine, state.settings, state.now, with_credentials=with_credentials)
+    return Response(body, media_type="text/plain; version=0.0.4")

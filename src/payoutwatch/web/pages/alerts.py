@@ -14,7 +14,16 @@ from payoutwatch.usecases import alert_queries
 from payoutwatch.usecases.alert_actions import SilenceRejected, act_on_alert, add_silence, silence_length
 from payoutwatch.usecases.alert_queries import AlertFilter
 from payoutwatch.vocabulary import AlertAction
-from payoutwatch.web.deps import PageHandler, PageViewer, State
+from payoutwatch.web import access
+from payoutwatch.web.deps import (
+    ActionRefused,
+    NotAllowed,
+    PageHandler,
+    PageViewer,
+    State,
+    check_alert,
+    check_silence,
+)
 from payoutwatch.web.pages.render import message_page, render_page
 from payoutwatch.web.session import Person, csrf_ok
 
@@ -34,9 +43,19 @@ def alert_list(
     state_filter: str = Query(AlertFilter.FIRING.value, alias="state"),
 ) -> Response:
     which = AlertFilter(state_filter) if state_filter in (AlertFilter.FIRING, AlertFilter.RESOLVED) else AlertFilter.ALL
-    rows = alert_queries.list_alerts(state.engine, which=which, rule=rule, owner=owner, limit=500)
+    listed = alert_queries.list_alerts(state.engine, which=which, rule=rule, owner=owner, limit=500)
+    rows, withheld = access.visible_json(who.role, listed)
     return render_page(
-        state, request, "alerts.html", who, rows=rows, rule=rule, owner=owner, state=state_filter, title="Alerts"
+        state,
+        request,
+        "alerts.html",
+        who,
+        rows=rows,
+        withheld=withheld,
+        rule=rule,
+        owner=owner,
+        state=state_filter,
+        title="Alerts",
     )
 
 
@@ -45,6 +64,8 @@ def alert_detail(state: State, request: Request, key: str, who: PageViewer) -> R
     detail = alert_queries.alert_detail(state.engine, key)
     if detail is None:
         return message_page(state, title="No such alert", message=f"no alert {key!r}", back=BACK, status_code=404)
+    if not access.sees_rule(who.role, detail.alert["rule"]):
+        raise NotAllowed(who)
     return render_page(
         state,
         request,
@@ -63,11 +84,14 @@ def _act(
     if not csrf_ok(request, csrf):
         return message_page(state, title="Form expired", message=FORM_EXPIRED, back=BACK, status_code=403)
     try:
+        check_alert(state, who, key)
         act_on_alert(
             state.engine, state.settings, key, action, actor=who.name, now=state.now(), comment=comment or None
         )
     except AlertNotFound as exc:
         return message_page(state, title="No such alert", message=str(exc), back=BACK, status_code=404)
+    except ActionRefused as exc:
+        return message_page(state, title="Not allowed", message=str(exc), back=BACK, status_code=403)
     return RedirectResponse(f"/alerts/{quote(key, safe='')}", status_code=303)
 
 
@@ -94,14 +118,17 @@ def silence(
     comment: str = Form(...),
     key: str = Form(""),
     rule: str = Form(""),
+    owner: str = Form(""),
     hours: float = Form(2.0),
 ) -> Response:
     if not csrf_ok(request, csrf):
         return message_page(state, title="Form expired", message=FORM_EXPIRED, back=BACK, status_code=403)
+    matcher = Matcher(rule or None, key or None, owner or None)
     try:
+        check_silence(state, who, matcher)
         add_silence(
             state.engine,
-            Matcher(rule or None, key or None),
+            matcher,
             comment=comment,
             author=who.name,
             now=state.now(),
@@ -109,4 +136,6 @@ def silence(
         )
     except SilenceRejected as exc:
         return message_page(state, title="Cannot silence", message=str(exc), back=BACK, status_code=422)
+    except ActionRefused as exc:
+        return message_page(state, title="Not allowed", message=str(exc), back=BACK, status_code=403)
     return RedirectResponse("/alerts", status_code=303)

@@ -14,6 +14,7 @@ from payoutwatch.reports.render import FIGURE_FILTERS
 from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import Permission
+from payoutwatch.web import access
 from payoutwatch.web.session import Person, csrf_token
 from payoutwatch.web.state import WebState
 
@@ -43,11 +44,19 @@ def render_page(state: WebState, request: Request, template: str, who: Person, /
         firing=firing,
         pages=PAGES,
         csrf=csrf_token(request),
-        can_handle=allowed(who.role, Permission.HANDLE_ALERTS),
+        can_handle=access.handles_some(who.role, state.settings.web),  # the action column, the silence form
+        may_act=lambda a: access.may_handle(who.role, state.settings.web, rule=a["rule"], owner=a["owner"]),
+        silence_owners=_silence_owners(who, state),
         can_see_credentials=allowed(who.role, Permission.VIEW_CREDENTIALS),
         **context,
     )
     return HTMLResponse(html)
+
+
+def _silence_owners(who: Person, state: WebState) -> list[str] | None:
+    """The owners a team role's silence must name (the form offers only these); None: any matcher."""
+    owners = access.owners_handled(who.role, state.settings.web)
+    return None if owners is None else sorted(owners)
 
 
 def message_page(state: WebState, *, title: str, message: str, back: tuple[str, str], status_code: int) -> HTMLResponse:
