@@ -10,8 +10,12 @@ import httpx
 import pytest
 
 from payoutwatch.config import parse_settings
-from payoutwatch.notify.channels import DeliveryError, build_channel
+from payoutwatch.integration_errors import IntegrationError
+from payoutwatch.notify.channels import DeliveryError, Report, build_channel
+from payoutwatch.notify.channels.base import post_json
 from payoutwatch.notify.messages import Message, render
+from payoutwatch.sources.base import SourceError
+from payoutwatch.sources.http import get_json
 from payoutwatch.vocabulary import Action, Event, Transition
 
 AT = datetime(2026, 3, 5, 11, 33, tzinfo=UTC)
@@ -175,3 +179,37 @@ def test_jira_cloud_uses_adf_and_the_jql_search() -> None:
     assert create.url.path == "/rest/api/3/issue" and fields["description"]["type"] == "doc"
     assert fields["labels"] == ["payoutwatch", "credential_expiry", "pw-0123456789abcdef"]
     assert create.headers["Authorization"] == "Bearer pat"
+
+
+@pytest.mark.parametrize(
+    "status,permanent", [(400, True), (404, True), (408, False), (409, False), (429, False), (500, False)]
+)
+def test_sources_classify_http_statuses_like_channels(status: int, permanent: bool) -> None:
+    headers = {"Retry-After": "7"}
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(status, headers=headers)))
+    with pytest.raises(SourceError) as from_source:
+        get_json(client, "http://source.test/", "the source")
+    with pytest.raises(DeliveryError) as from_channel:
+        post_json(client, "http://channel.test/", {}, "the channel")
+    for err in (from_source.value, from_channel.value):
+        assert isinstance(err, IntegrationError)
+        assert (err.permanent, err.retry_after) == (permanent, None if permanent else 7.0)
+
+
+def test_reports_go_through_the_slack_and_webhook_channels() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, json.loads(request.content)))
+        return httpx.Response(200, json={"ok": True})
+
+    report = Report(title="weekly", markdown="x" * 3000, html="<p>x</p>")
+    channel({"type": "slack", "bot_token": "xoxb-1", "channel": "#pay"}, record).send_report(report)
+    channel({"type": "webhook", "url": "http://hook.test/"}, record).send_report(report)
+    (_, slack), (_, hook) = seen
+    assert slack["text"] == "weekly" and slack["channel"] == "#pay"
+    assert [b["type"] for b in slack["blocks"]] == ["header", "section", "section"]
+    assert hook == {"report": "weekly", "markdown": "x" * 3000}
+    with pytest.raises(DeliveryError, match="cannot carry reports") as refused:
+        channel({"type": "pagerduty", "routing_key": "k"}, record).send_report(report)
+    assert refused.value.permanent
