@@ -1,4 +1,4 @@
-"""Where "now" comes from, and instants in and out of text.
+"""Where "now" comes from, instants in and out of text, and durations as people read them.
 
 Code that needs the time takes ``now`` (a callable) or ``at`` (an instant) as a parameter; only the
 CLI and ``serve`` read the system clock, so tests and ``--at`` simply pass a fixed instant.
@@ -38,3 +38,20 @@ def iso(instant: datetime | None) -> str | None:
     utc = to_utc(instant)
     text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def format_duration(seconds: float | None) -> str:
+    """``3725`` -> ``1h 2m``; days, hours and minutes, or minutes and seconds under an hour."""
+    if seconds is None:
+        return "n/a"
+    total = int(round(seconds))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{sign}{hours}h {minutes}m"
+    return f"{sign}{minutes}m {secs}s"

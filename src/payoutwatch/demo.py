@@ -378,7 +378,7 @@ def load(engine: Engine, platform: Platform, settings: Settings, now: datetime) 
 
 
 def run_demo(engine: Engine, settings: Settings, *, now: datetime, studios: int, console: Console) -> dict[str, Any]:
-    from payoutwatch.terminal import render_dashboard, render_rows
+    from payoutwatch.cli.render import render_dashboard, render_rows
     from payoutwatch.usecases.evaluation import deliver, evaluate
 
     try:

@@ -3,7 +3,8 @@
 A source is due when its interval has passed since its last attempt (kept in ``source_state``, so
 the schedule survives restarts and is shared by replicas); evaluation runs every
 ``service.evaluate_interval_seconds``; due notifications go out on every tick. ``serve`` runs
-``run_loop`` next to the web app (issue 4); ``tick`` is one pass, for tests and one-shot use.
+``run_loop`` in a thread next to the web app (issue 4) and stops it when the app shuts down;
+``tick`` is one pass, for tests and one-shot use.
 """
 
 from __future__ import annotations
@@ -141,3 +142,47 @@ def run_loop(
             stop.wait(settings.service.tick_seconds)
     finally:
         leadership.release()
+
+
+def serve(
+    engine: Engine,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    clock: Callable[[], datetime],
+    on_loop_stopped: Callable[[], None] = lambda: None,
+) -> None:
+    """The web app at ``host:port`` and the background loop beside it, until interrupted.
+
+    The loop is stopped (and waited for, up to a minute) when the app shuts down, or when uvicorn
+    returns for any other reason; ``on_loop_stopped`` is called once it has ended.
+    """
+    import uvicorn
+
+    from payoutwatch.web.app import create_app
+    from payoutwatch.web.proxy import uvicorn_proxy_options
+
+    heartbeat, stop = Heartbeat(), threading.Event()
+    loop = threading.Thread(
+        target=run_loop,
+        args=(engine, settings),
+        name="payoutwatch-loop",
+        daemon=True,
+        kwargs={"clock": clock, "stop": stop, "heartbeat": heartbeat},
+    )
+    loop.start()
+    stopped: list[bool] = []
+
+    def stop_loop() -> None:
+        stop.set()
+        loop.join(60)
+        if not loop.is_alive() and not stopped:
+            stopped.append(True)
+            on_loop_stopped()
+
+    try:
+        app = create_app(settings, engine, now=clock, heartbeat=heartbeat, on_shutdown=stop_loop)
+        uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_proxy_options(settings.web))
+    finally:
+        stop_loop()

@@ -8,8 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from payoutwatch.clock import format_duration
 from payoutwatch.money import format_cents
-from payoutwatch.terminal import duration
 
 FORMATS = ("md", "html", "json")
 
@@ -17,7 +17,7 @@ FORMATS = ("md", "html", "json")
 # How figures read in every template, reports and pages alike
 FIGURE_FILTERS: dict[str, Callable[[Any], Any]] = {
     "cad": format_cents,
-    "duration": duration,
+    "duration": format_duration,
     "pct": lambda ratio: "n/a" if ratio is None else f"{ratio:.2%}",
     "or_na": lambda value: "n/a" if value is None else value,
 }

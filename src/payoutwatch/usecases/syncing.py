@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import BatchRejected
 from payoutwatch.sources.base import Page, Source, SourceError
@@ -187,3 +188,28 @@ def _record(engine: Engine, name: str, result: SyncResult, now: datetime) -> Non
 
 def source_states(conn: Connection) -> list[Any]:
     return list(conn.execute(select(source_state).order_by(source_state.c.source)))
+
+
+def source_listing(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
+    """Each configured source with its sync state (``never_synced`` before its first attempt)."""
+    with engine.connect() as conn:
+        known = {s.source: s for s in source_states(conn)}
+    rows = []
+    for name, config in settings.sources.items():
+        s = known.get(name)
+        rows.append(
+            {
+                "source": name,
+                "type": config.type,
+                "state": s.state if s else "never_synced",
+                "last_success_at": iso(s.last_success_at) if s else None,
+                "last_attempt_at": iso(s.last_attempt_at) if s else None,
+                "last_error": s.last_error if s else None,
+                "consecutive_failures": s.consecutive_failures if s else 0,
+                "last_counts": s.last_counts if s else None,
+                "last_duration_s": s.last_duration_s if s else None,
+                "interval_minutes": config.interval_minutes,
+                "max_staleness_minutes": config.staleness_minutes,
+            }
+        )
+    return rows

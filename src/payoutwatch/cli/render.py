@@ -1,35 +1,23 @@
-"""Readable terminal views of dashboards, alerts and notifications (rich tables).
+"""How the CLI prints: lines, errors, JSON, and readable rich tables of dashboards and listings.
 
-Presentation only: every figure comes from ``metrics`` or the store, formatted by its suffix
+Presentation only: every figure comes from ``metrics`` or a use case, formatted by its suffix
 (``_cents`` as money, ``_s`` as a duration, ``_ratio`` as a percentage).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from payoutwatch.clock import format_duration
 from payoutwatch.money import format_cents
 from payoutwatch.vocabulary import dashboard_named
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    total = int(round(seconds))
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{sign}{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{sign}{hours}h {minutes}m"
-    return f"{sign}{minutes}m {secs}s"
 
 
 def show_value(name: str, value: Any, currency: str = "CAD") -> str:
@@ -38,7 +26,7 @@ def show_value(name: str, value: Any, currency: str = "CAD") -> str:
     if name.endswith("_cents") and isinstance(value, int):
         return format_cents(value, currency)
     if name.endswith("_s") and isinstance(value, int | float):
-        return duration(value)
+        return format_duration(value)
     if name.endswith("_ratio") and isinstance(value, int | float):
         return f"{value:.2%}"
     if name.endswith("_pct") and isinstance(value, int | float):
@@ -79,3 +67,43 @@ def render_rows(
     for row in rows:
         table.add_row(*(show_value(c, row.get(c), currency) for c in columns))
     console.print(table)
+
+
+class Terminal:
+    """One invocation's output: standard output for results, standard error for problems."""
+
+    def __init__(self) -> None:
+        self.out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+        self.err = Console(stderr=True, soft_wrap=True)
+
+    def say(self, text: str) -> None:
+        """A result line, printed as given (no markup, no highlighting)."""
+        self.out.print(text, highlight=False, markup=False)
+
+    def warn(self, text: str) -> None:
+        """A problem line on standard error, printed as given."""
+        self.err.print(text, highlight=False, markup=False)
+
+    def fail(self, message: str, code: int = 1) -> NoReturn:
+        """``error: MESSAGE`` on standard error, then exit with ``code`` (2 for bad input or config)."""
+        self.err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+        raise typer.Exit(code)
+
+    def write(self, text: str) -> None:
+        """Text exactly as given on standard output (reports, YAML, a token)."""
+        sys.stdout.write(text)
+
+    def json(self, data: Any) -> None:
+        self.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+    def rows(self, title: str, rows: list[dict[str, Any]]) -> None:
+        render_rows(title, rows, self.out)
+
+    def listing(self, title: str, rows: list[dict[str, Any]], json_output: bool, *, empty: str) -> None:
+        """A listing as ``{title: rows}`` JSON, or a table, or a line saying there is nothing."""
+        if json_output:
+            self.json({title: rows})
+        elif rows:
+            self.rows(title, rows)
+        else:
+            self.say(empty)

@@ -1,0 +1,147 @@
+"""Getting records in: ``ingest``, ``sync``, ``sources`` and ``ping``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from payoutwatch.cli.app import app
+from payoutwatch.cli.invocation import Invocation, invocation
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    kind: Annotated[
+        str,
+        typer.Argument(help="job_runs, scheduled_payouts, reserve_snapshots, manual_payouts, transfers or credentials"),
+    ],
+    file: Annotated[str, typer.Argument(help="JSON Lines or a JSON array; '-' reads stdin")],
+) -> None:
+    """Store records (an idempotent upsert); a batch with any bad record is refused whole."""
+    from payoutwatch.records import RECORD_TYPES, BatchRejected, unknown_kind_message
+    from payoutwatch.usecases.ingestion import ingest_text
+
+    inv = invocation(ctx)
+    if kind not in RECORD_TYPES:
+        inv.fail(unknown_kind_message(kind), code=2)
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()  # decoded per line
+    except OSError as exc:
+        inv.fail(f"cannot read {file}: {exc.strerror}", code=2)
+    try:
+        result = ingest_text(inv.engine, kind, data, inv.settings, now=inv.now(), actor=inv.actor())
+    except BatchRejected as exc:
+        for problem in exc.errors:
+            inv.terminal.warn(f"{file}: {problem}")
+        inv.fail(f"{len(exc.errors)} problem(s) in {kind} batch; nothing was written")
+    inv.terminal.say(f"stored {result.stored} {kind} record(s)")
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="One configured source; default all.")] = None,
+) -> None:
+    """Pull configured sources once; exit 1 if any failed (the error is stored and shown)."""
+    from payoutwatch.usecases.syncing import sync_all
+
+    inv = invocation(ctx)
+    settings = inv.settings
+    if name is not None and name not in settings.sources:
+        configured = ", ".join(settings.sources) or "none"
+        inv.fail(f"no source named {name!r} under `sources` (configured: {configured})", 2)
+    if not settings.sources:
+        inv.terminal.say("no sources configured (see `sources` in payoutwatch.example.yaml)")
+        return
+    results = sync_all(inv.engine, settings, now=inv.now, only=name)
+    for r in results:
+        counts = ", ".join(f"{n} {kind}" for kind, n in r.counts.items()) or "no records"
+        if r.ok:
+            inv.terminal.say(f"{r.source}: ok, {counts} in {r.duration_s:.2f} s")
+        else:
+            inv.terminal.warn(f"{r.source}: FAILED after {r.duration_s:.2f} s: {r.error}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each source's sync state: last success, last error, counts, duration."""
+    from payoutwatch.usecases.syncing import source_listing
+
+    inv = invocation(ctx)
+    inv.terminal.listing(
+        "sources", source_listing(inv.engine, inv.settings), json_output, empty="no sources configured"
+    )
+
+
+@app.command()
+def ping(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job's name (job_runs.job), e.g. payouts.")],
+    args: Annotated[list[str] | None, typer.Argument(help="start | success | fail, or -- COMMAND ARGS...")] = None,
+    run_id: Annotated[str | None, typer.Option(help="The run this ping belongs to.")] = None,
+    exit_code: Annotated[int | None, typer.Option(help="With success/fail: the job's exit code.")] = None,
+    figures: Annotated[str | None, typer.Option(help='JSON such as {"studios_processed": 120}.')] = None,
+) -> None:
+    """Report a job's start/success/fail, or run a command and report it (its exit code passes through)."""
+    from payoutwatch.usecases.pings import PingEvent, run_monitored
+
+    inv = invocation(ctx)
+    words = args or []
+    if len(words) == 1 and words[0] in {e.value for e in PingEvent}:
+        try:
+            reported = json.loads(figures) if figures else None
+        except json.JSONDecodeError as exc:
+            inv.fail(f"--figures is not JSON: {exc.msg}", code=2)
+        run = _Pinger(inv, job)(PingEvent(words[0]), run_id=run_id, exit_code=exit_code, figures=reported)
+        if run is None:
+            raise typer.Exit(1)
+        inv.terminal.say(f"{words[0]} recorded for {job} run {run}")
+        return
+    if not words:
+        inv.fail("give start, success or fail, or a command after --", code=2)
+    raise typer.Exit(run_monitored(words, run_id=run_id, ping=_Pinger(inv, job), warn=inv.terminal.warn))
+
+
+class _Pinger:
+    """Records a ping for one job; a failure to record is reported, never raised (monitoring must not stop
+    the job)."""
+
+    def __init__(self, inv: Invocation, job: str) -> None:
+        self.inv, self.job = inv, job
+
+    def __call__(
+        self,
+        event: Any,
+        *,
+        run_id: str | None,
+        exit_code: int | None = None,
+        figures: dict[str, Any] | None = None,
+    ) -> str | None:
+        from payoutwatch.records import BatchRejected
+        from payoutwatch.usecases.pings import record_ping
+
+        inv = self.inv
+        try:
+            return record_ping(
+                inv.engine,
+                inv.settings,
+                self.job,
+                event,
+                now=inv.now(),
+                run_id=run_id,
+                exit_code=exit_code,
+                figures=figures,
+            )
+        except (BatchRejected, ValueError) as exc:
+            detail = "; ".join(str(e) for e in exc.errors) if isinstance(exc, BatchRejected) else str(exc)
+            inv.terminal.warn(f"payoutwatch: ping not recorded: {detail}")
+        except (typer.Exit, Exception) as exc:  # store down, config broken: the job still runs
+            inv.terminal.warn(f"payoutwatch: ping not recorded ({type(exc).__name__})")
+        return None
