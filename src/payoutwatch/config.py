@@ -300,7 +300,7 @@ DEFAULT_ROLE_OWNERS: dict[TeamRole, list[str]] = {
 
 class WebSettings(Strict):
     base_url: str | None = None
-    session_secret: SecretStr | None = None  # signs session cookies; set it (the same) on every replica
+    session_secret: SecretStr | None = None  # signs session cookies; unset: a key kept in the store
     secure_cookies: bool = True  # the session cookie is Secure and HttpOnly
     session_hours: float = Field(12, gt=0)
     # /metrics needs a bearer token of the metrics (or admin) role; when false it stays public, but only a

@@ -21,6 +21,7 @@ from payoutwatch.web import api, pages
 from payoutwatch.web.middleware import install_middleware
 from payoutwatch.web.pages.render import environment
 from payoutwatch.web.proxy import install_proxy_trust
+from payoutwatch.web.session import session_key
 from payoutwatch.web.state import LoopStatus, WebState
 
 
@@ -49,7 +50,7 @@ def create_app(
         description="Payout health, fallbacks, reserves and credential expiry, as of any instant.",
     )
     app.state.web = WebState(settings=settings, engine=engine, now=now, loop=heartbeat, templates=environment())
-    install_middleware(app, settings.web)
+    install_middleware(app, settings.web, session_key(settings, engine, now()))
     install_proxy_trust(app, settings.web)
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -8,7 +8,6 @@ to the response start without buffering the response.
 from __future__ import annotations
 
 import json
-import secrets
 
 from fastapi import FastAPI, HTTPException
 from starlette.datastructures import Headers, MutableHeaders
@@ -108,15 +107,12 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def install_middleware(app: FastAPI, web: WebSettings) -> None:
-    """Sessions inside, then the body limit, the headers outermost so a 413 carries them too (the last added
-    runs first). Without a
-    configured ``session_secret`` each process signs with its own random key, so sessions do not survive a
-    restart."""
-    secret = web.session_secret.get_secret_value() if web.session_secret else secrets.token_hex(32)
+def install_middleware(app: FastAPI, web: WebSettings, session_key: str) -> None:
+    """Sessions (cookies signed with ``session_key``) inside, then the body limit, the headers outermost so
+    a 413 carries them too (the last added runs first)."""
     app.add_middleware(
         SessionMiddleware,
-        secret_key=secret,
+        secret_key=session_key,
         session_cookie="payoutwatch_session",
         max_age=int(web.session_hours * 3600),
         same_site="lax",

@@ -16,12 +16,21 @@ from fastapi import Request
 from sqlalchemy import Engine, insert, select, update
 
 from payoutwatch.config import Settings
+from payoutwatch.store.service_secrets import SESSION_KEY, kept_secret
 from payoutwatch.store.tables import api_tokens, sso_users
 from payoutwatch.usecases.tokens import GRANTS, authenticate
 from payoutwatch.vocabulary import Role
 from payoutwatch.web.proxy import direct_peer_trusted
 
 POWER = [Role.ADMIN, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.FINANCE, Role.VIEWER, Role.INGEST, Role.METRICS]
+
+
+def session_key(settings: Settings, engine: Engine, now: datetime) -> str:
+    """What signs session cookies: ``web.session_secret`` when set, else a key generated once and kept in
+    the store, so replicas and restarts accept each other's sessions either way."""
+    if settings.web.session_secret is not None:
+        return settings.web.session_secret.get_secret_value()
+    return kept_secret(engine, SESSION_KEY, now=now)
 
 
 @dataclass(frozen=True)
