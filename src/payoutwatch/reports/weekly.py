@@ -16,7 +16,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
 from payoutwatch.store.tables import alerts
-from payoutwatch.vocabulary import AlertState, CredentialStage
+from payoutwatch.vocabulary import AlertState, CredentialStage, RuleId
 
 NEAR_SHOWN = 10
 
@@ -44,11 +44,18 @@ def open_alerts(conn: Connection, at: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def weekly(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+def weekly(conn: Connection, at: datetime, settings: Settings, *, with_credentials: bool = True) -> dict[str, Any]:
+    """The snapshot. ``with_credentials=False`` (for a reader whose role may not see credentials, DESIGN §10)
+    leaves out the credentials section and the credential alerts: ``credentials_due`` is None,
+    ``credentials_withheld`` is true and ``alerts_withheld`` counts the alerts left out."""
     health = compute("payout_health", conn, at, settings)
     fallback = compute("fallback_activity", conn, at, settings)
     reserves = compute("reserves", conn, at, settings)
-    credentials = compute("credentials", conn, at, settings)
+    alerts_open = open_alerts(conn, at)
+    shown = alerts_open if with_credentials else [a for a in alerts_open if a["rule"] != RuleId.CREDENTIAL_EXPIRY]
+    due = None
+    if with_credentials:
+        due = [c for c in compute("credentials", conn, at, settings)["credentials"] if c["stage"] != CredentialStage.OK]
     return {
         "report": "weekly",
         "at": iso(at),
@@ -64,7 +71,8 @@ def weekly(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]
                 "cycle_change_pct",
             )
         },
-        "open_alerts": open_alerts(conn, at),
+        "open_alerts": shown,
+        "alerts_withheld": len(alerts_open) - len(shown),
         "fallback": {
             k: fallback[k]
             for k in (
@@ -83,5 +91,6 @@ def weekly(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]
             "held_payouts": reserves["held_payouts"],
             "projected_breaches": len(reserves["projected_breaches"]),
         },
-        "credentials_due": [c for c in credentials["credentials"] if c["stage"] != CredentialStage.OK],
+        "credentials_due": due,
+        "credentials_withheld": not with_credentials,
     }

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from payoutwatch.config import WebSettings
 from payoutwatch.notify.silences import Matcher
+from payoutwatch.usecases.backtest import Comparison
 from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import Permission, Role, RuleId
 
@@ -55,6 +56,15 @@ def visible_json(role: Role, rows: list[dict[str, Any]]) -> tuple[list[dict[str,
 def visible_silences(role: Role, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     kept = [r for r in rows if sees_credentials(role) or not silence_names_credentials(r["rule"], r["key"])]
     return kept, len(rows) - len(kept)
+
+
+def visible_comparison(role: Role, diff: Comparison) -> Comparison:
+    """A back-test's comparison without the (key, event) pairs of alerts ``role`` may not see."""
+
+    def keep(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(k, e) for k, e in pairs if sees_rule(role, k.split(":", 1)[0])]
+
+    return Comparison(keep(diff.only_backtest), keep(diff.only_actual), keep(diff.both))
 
 
 def listing(name: str, rows: list[dict[str, Any]], withheld: int) -> dict[str, Any]:

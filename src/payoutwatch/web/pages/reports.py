@@ -16,6 +16,7 @@ from payoutwatch.reports.quarterly import quarterly
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
+from payoutwatch.web import access
 from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant
 from payoutwatch.web.pages.render import message_page, render_page
 
@@ -43,7 +44,8 @@ def reports(state: State, request: Request, who: PageViewer) -> Response:
 @router.get("/reports/weekly", response_class=HTMLResponse)
 def weekly_report(state: State, who: PageViewer, at: PageAt) -> Response:
     with state.engine.connect() as conn:
-        return HTMLResponse(render("weekly", weekly(conn, at.at, state.settings), "html"))
+        figures = weekly(conn, at.at, state.settings, with_credentials=access.sees_credentials(who.role))
+    return HTMLResponse(render("weekly", figures, "html"))
 
 
 @router.get("/reports/quarterly", response_class=HTMLResponse)
@@ -81,12 +83,15 @@ def backtest_page(
             state, title="Cannot back-test", message=str(exc), back=("/reports", "back"), status_code=422
         )
     diff = compare(replayed, actual(state.engine, start=begin, end=end))
+    rows, withheld = access.visible_json(who.role, [r.as_json() for r in replayed])
+    diff = access.visible_comparison(who.role, diff)
     return render_page(
         state,
         request,
         "backtest.html",
         who,
-        rows=[r.as_json() for r in replayed],
+        rows=rows,
+        withheld=withheld,
         diff=diff,
         start=iso(begin),
         end=iso(end),
