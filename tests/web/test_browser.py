@@ -142,7 +142,9 @@ def test_a_role_is_refused_what_it_may_not_see(site: tuple[str, dict[str, str]],
     page = log_in(browser, base, tokens["finance"])
     response = page.goto(f"{base}/dashboards/credentials")
     assert response.status == 403 and "may not see this page" in page.content()
-    assert page.locator("header a", has_text="Credentials").count() == 0 if page.locator("header").count() else True
+    assert (
+        page.locator("header a", has_text="Credential Expiry").count() == 0 if page.locator("header").count() else True
+    )
     page.goto(f"{base}/alerts")
     assert page.locator("button", has_text="Ack").count() == 0  # finance reads alerts but does not handle them
 

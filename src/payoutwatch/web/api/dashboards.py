@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from payoutwatch.metrics import DASHBOARD_NAMES, compute
 from payoutwatch.usecases.tokens import allowed
-from payoutwatch.vocabulary import Permission
+from payoutwatch.vocabulary import dashboard_named
 from payoutwatch.web.deps import At, State, Viewer
 
 router = APIRouter(tags=["dashboards"])
@@ -18,8 +18,8 @@ def dashboard_name(name: str, who: Viewer) -> str:
     """The dashboard asked for: 404 for an unknown name, 403 for credentials to a role that may not see them."""
     if name not in DASHBOARD_NAMES:
         raise HTTPException(404, f"no dashboard {name!r}; expected one of {', '.join(DASHBOARD_NAMES)}")
-    if name == "credentials" and not allowed(who.role, Permission.VIEW_CREDENTIALS):
-        raise HTTPException(403, f"the {who.role.value} role may not view credentials")
+    if not allowed(who.role, dashboard_named(name).permission):
+        raise HTTPException(403, f"the {who.role.value} role may not view {name}")
     return name
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from payoutwatch.metrics import compute
 from payoutwatch.usecases.tokens import allowed
-from payoutwatch.vocabulary import Permission
+from payoutwatch.vocabulary import dashboard_named
 from payoutwatch.web.charts import dashboard_charts
 from payoutwatch.web.deps import NotAllowed, PageAt, PageViewer, State
 from payoutwatch.web.pages.render import PAGES, message_page, render_page
@@ -24,14 +24,14 @@ def overview(state: State, request: Request, who: PageViewer, at: PageAt) -> Res
         boards = {
             name: compute(name, conn, at.at, state.settings)
             for name in PAGES
-            if name != "credentials" or allowed(who.role, Permission.VIEW_CREDENTIALS)
+            if allowed(who.role, dashboard_named(name).permission)
         }
     return render_page(state, request, "overview.html", who, boards=boards, at=at.at, past=at.past)
 
 
 def dashboard_viewer(name: str, who: PageViewer) -> Person:
-    """Credentials need their own permission; the other dashboards only need to be seen."""
-    if name == "credentials" and not allowed(who.role, Permission.VIEW_CREDENTIALS):
+    """Each dashboard needs the permission the registry names (credentials need their own)."""
+    if name in PAGES and not allowed(who.role, dashboard_named(name).permission):
         raise NotAllowed(who)
     return who
 

@@ -13,17 +13,12 @@ from jinja2 import Environment, PackageLoader
 from payoutwatch.reports.render import FIGURE_FILTERS
 from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.usecases.tokens import allowed
-from payoutwatch.vocabulary import Permission
+from payoutwatch.vocabulary import DASHBOARDS, Permission
 from payoutwatch.web import access
 from payoutwatch.web.session import Person, csrf_token
 from payoutwatch.web.state import WebState
 
-PAGES = {
-    "payout_health": "Payout Health",
-    "fallback_activity": "Fallback Activity",
-    "reserves": "Reserves",
-    "credentials": "Credentials",
-}
+PAGES = {dashboard.name: dashboard.title for dashboard in DASHBOARDS}
 
 
 def environment() -> Environment:
