@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import job_runs
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from payoutwatch.web.middleware import MAX_BODY_BYTES
 from tests.conftest import make_settings, utc

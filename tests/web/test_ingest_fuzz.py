@@ -28,7 +28,8 @@ from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.store.tables import RECORD_TABLES, reserve_accounts
 from payoutwatch.usecases.evaluation import evaluate
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 

@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 
 from payoutwatch.store.service_secrets import SESSION_KEY, kept_secret
 from payoutwatch.store.tables import service_secrets
-from payoutwatch.usecases.tokens import Role, create_token
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 

@@ -10,7 +10,7 @@ import typer
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
 from payoutwatch.clock import iso
-from payoutwatch.vocabulary import AlertAction
+from payoutwatch.vocabulary import Action, AlertAction, AlertState, NotificationState
 
 silence_app = typer.Typer(no_args_is_help=True, help="Silences: suppress delivery (never recording).")
 app.add_typer(silence_app, name="silence")
@@ -50,7 +50,7 @@ def evaluate(
                 "at": iso(when),
                 "transitions": rows,
                 "delivered": report.sent,
-                "failed": report.failed,
+                NotificationState.FAILED.value: report.failed,
                 "retrying": report.retrying,
             }
         )
@@ -125,7 +125,8 @@ def _person_action(inv: Invocation, key: str, comment: str | None, chosen: Alert
     if chosen is AlertAction.RESOLVE:  # the resolve notification goes out at once
         report, _ = deliver_notifications(inv.engine, inv.settings, now=inv.now)
         _print_delivery(inv, report)
-    inv.terminal.say(f"{'acknowledged' if chosen is AlertAction.ACK else 'resolved'} {key} as {who}")
+    done = Action.ACKNOWLEDGED if chosen is AlertAction.ACK else AlertState.RESOLVED
+    inv.terminal.say(f"{done} {key} as {who}")
 
 
 @app.command()
