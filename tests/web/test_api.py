@@ -44,7 +44,7 @@ def call(client: TestClient, method: str, path: str, token: str | None, **kwargs
 KEY = "automation_failure:payouts:2026-03-05"
 ENDPOINTS = [  # method, path, body, roles allowed
     ("GET", "/api/v1/dashboards/payout_health", None, {"viewer", "ops", "finance", "engineering", "security", "admin"}),
-    ("GET", "/api/v1/dashboards/credentials", None, {"engineering", "security", "admin"}),
+    ("GET", "/api/v1/dashboards/credentials", None, {"ops", "engineering", "security", "admin"}),
     ("GET", "/api/v1/alerts", None, {"viewer", "ops", "finance", "engineering", "security", "admin"}),
     ("GET", "/api/v1/notifications", None, {"viewer", "ops", "finance", "engineering", "security", "admin"}),
     ("POST", f"/api/v1/alerts/{KEY}/ack", {"comment": "on it"}, {"ops", "admin"}),

@@ -33,7 +33,7 @@ ALERTS = {  # key -> owner
     CRED_KEY: "security",
     "reserve_breach:studio-low": "finance",
 }
-SEES_CREDENTIALS = {Role.ENGINEERING, Role.SECURITY, Role.ADMIN}
+SEES_CREDENTIALS = {Role.OPS, Role.ENGINEERING, Role.SECURITY, Role.ADMIN}
 PEOPLE = [Role.VIEWER, Role.OPS, Role.FINANCE, Role.ENGINEERING, Role.SECURITY, Role.ADMIN]
 HANDLES = {  # role -> the alert owners it may act on
     Role.VIEWER: set(),

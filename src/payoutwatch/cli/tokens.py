@@ -17,7 +17,7 @@ app.add_typer(token_app, name="token")
 def token_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. airflow-pinger.")],
-    role: Annotated[str, typer.Option(help="viewer, ops, finance, engineering, security, admin or ingest")],
+    role: Annotated[str, typer.Option(help="viewer, ops, finance, engineering, security, admin, ingest or metrics")],
 ) -> None:
     """Create a token; it is printed alone on the last line, once."""
     from payoutwatch.usecases import tokens

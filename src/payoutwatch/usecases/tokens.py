@@ -25,7 +25,8 @@ PREFIX = "pwt_"
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.VIEW}),
-    Role.OPS: frozenset({Permission.VIEW, Permission.HANDLE_ALERTS}),
+    # DESIGN §10: only viewer and finance may not see credentials; ops handles every alert, so sees them all
+    Role.OPS: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS, Permission.HANDLE_ALERTS}),
     Role.FINANCE: frozenset({Permission.VIEW}),
     Role.ENGINEERING: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS}),
     Role.SECURITY: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS}),
