@@ -4,6 +4,8 @@ nothing runs; this one reads the HTML itself, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
@@ -34,6 +36,16 @@ def assert_escaped(html: str, where: str) -> None:
         assert raw not in html, f"{where} has unescaped {raw!r}"
 
 
+def assert_no_inline_code(html: str, csp: str, where: str) -> None:
+    """The CSP allows no inline script and only nonced inline styles; the page needs nothing else."""
+    assert "unsafe-inline" not in csp and "script-src 'self';" in csp, csp
+    nonce = re.search(r"'nonce-([^']+)'", csp)
+    assert nonce is not None, csp
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], f"{where} has an inline script"
+    assert all(f'nonce="{nonce[1]}"' in tag for tag in re.findall(r"<style[^>]*>", html)), where
+    assert " style=" not in html, f"{where} has a style attribute"
+
+
 def test_every_page_and_html_report_escapes_record_text(store: Engine) -> None:
     settings = make_settings(web={"secure_cookies": False})
     (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
@@ -50,12 +62,15 @@ def test_every_page_and_html_report_escapes_record_text(store: Engine) -> None:
         assert response.status_code in (200, 400, 404, 422), path
         assert response.headers["content-type"].startswith("text/html"), path
         assert_escaped(response.text, path)
+        assert_no_inline_code(response.text, response.headers["content-security-policy"], path)
         shown += response.text
     escaped_script = "&lt;script&gt;window.__pwned=1&lt;/script&gt;"
     for tag in tags:
         if not tag.startswith(NOT_SHOWN):
             assert escaped_script + tag in shown or f"&lt;img src=x onerror=window.__pwned=1&gt;{tag}" in shown, tag
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in client.get(f"/reports/quarterly?quarter={SCRIPT}").text
+    for asset in ("/static/payoutwatch.js", "/static/payoutwatch.css"):
+        assert client.get(asset).status_code == 200
 
 
 def test_html_reports_and_mail_escape_while_markdown_stays_text(store: Engine) -> None:

@@ -36,10 +36,13 @@ def _environment() -> Environment:
     return env
 
 
-def render(name: str, figures: dict[str, Any], fmt: str, charts: dict[str, str] | None = None) -> str:
-    """``charts`` maps a chart's name to where it is (a file name, or a data: URI to embed)."""
+def render(
+    name: str, figures: dict[str, Any], fmt: str, charts: dict[str, str] | None = None, *, nonce: str | None = None
+) -> str:
+    """``charts`` maps a chart's name to where it is (a file name, or a data: URI to embed); ``nonce`` is
+    the CSP nonce of the response an HTML report is served in (its ``<style>`` carries it)."""
     if fmt == "json":
         return json.dumps(figures, indent=2) + "\n"
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return _environment().get_template(f"{name}.{fmt}.j2").render(r=figures, charts=charts or {})
+    return _environment().get_template(f"{name}.{fmt}.j2").render(r=figures, charts=charts or {}, nonce=nonce)

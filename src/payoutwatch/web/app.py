@@ -13,6 +13,7 @@ from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from payoutwatch import __version__
@@ -52,6 +53,7 @@ def create_app(
     app.state.web = WebState(settings=settings, engine=engine, now=now, loop=heartbeat, templates=environment())
     install_middleware(app, settings.web, session_key(settings, engine, now()))
     install_proxy_trust(app, settings.web)
+    app.mount("/static", StaticFiles(packages=[("payoutwatch.web", "static")]), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
     pages.install_page_errors(app)

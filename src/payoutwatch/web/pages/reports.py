@@ -18,6 +18,7 @@ from payoutwatch.reports.weekly import weekly
 from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
 from payoutwatch.web import access
 from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant
+from payoutwatch.web.middleware import csp_nonce
 from payoutwatch.web.pages.render import message_page, render_page
 
 router = APIRouter()
@@ -42,14 +43,14 @@ def reports(state: State, request: Request, who: PageViewer) -> Response:
 
 
 @router.get("/reports/weekly", response_class=HTMLResponse)
-def weekly_report(state: State, who: PageViewer, at: PageAt) -> Response:
+def weekly_report(state: State, request: Request, who: PageViewer, at: PageAt) -> Response:
     with state.engine.connect() as conn:
         figures = weekly(conn, at.at, state.settings, with_credentials=access.sees_credentials(who.role))
-    return HTMLResponse(render("weekly", figures, "html"))
+    return HTMLResponse(render("weekly", figures, "html", nonce=csp_nonce(request)))
 
 
 @router.get("/reports/quarterly", response_class=HTMLResponse)
-def quarterly_report(state: State, who: PageViewer, quarter: str) -> Response:
+def quarterly_report(state: State, request: Request, who: PageViewer, quarter: str) -> Response:
     try:
         with state.engine.connect() as conn:
             figures = quarterly(conn, quarter, state.settings)
@@ -58,7 +59,7 @@ def quarterly_report(state: State, who: PageViewer, quarter: str) -> Response:
     charts = {
         n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
     }
-    return HTMLResponse(render("quarterly", figures, "html", charts))
+    return HTMLResponse(render("quarterly", figures, "html", charts, nonce=csp_nonce(request)))
 
 
 @router.get("/reports/backtest", response_class=HTMLResponse)
