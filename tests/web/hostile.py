@@ -12,16 +12,32 @@ from urllib.parse import quote
 from sqlalchemy import Engine, insert, select
 
 from payoutwatch.config import Settings
-from payoutwatch.store.tables import alerts, notifications
+from payoutwatch.schedule import schedule_of
+from payoutwatch.store.tables import alerts, notifications, source_state
+from payoutwatch.usecases.evaluation import evaluate
 from tests.helpers import credential, load, manual, payout, run, snapshot
 
 SCRIPT = "<script>window.__pwned=1</script>"
 ATTRIBUTE = '"><img src=x onerror=window.__pwned=1>'
 PAYLOADS = (SCRIPT, ATTRIBUTE)
+# sources whose remote errors plant_everywhere makes hostile: pass as make_settings(sources=SOURCES)
+SOURCES = {
+    name: {"type": "certificates", "interval_minutes": 15, "paths": [f"/nonexistent/{name}/*.pem"]}
+    for name in ("certs", "more-certs")
+}
 
 
 def hostile(tag: str, payload: str = SCRIPT) -> str:
     return f"{payload}{tag}"
+
+
+def plant_everywhere(engine: Engine, settings: Settings, now: datetime) -> list[str]:
+    """Hostile records around the latest payout cycle, the alerts they raise (evaluated at ``now``) and a
+    failed notification on each; returns the tags planted."""
+    (cycle,) = schedule_of(settings).latest_at_or_before(now)
+    tags = plant(engine, settings, now, cycle) + plant_source_errors(engine, settings, now)
+    evaluate(engine, settings, at=now, now=now)
+    return tags + plant_notifications(engine, now)
 
 
 def plant(engine: Engine, settings: Settings, now: datetime, cycle: datetime) -> list[str]:
@@ -106,6 +122,25 @@ def plant(engine: Engine, settings: Settings, now: datetime, cycle: datetime) ->
             ],
             now,
         )
+    return tags
+
+
+def plant_source_errors(engine: Engine, settings: Settings, now: datetime) -> list[str]:
+    """Every configured source failing for a day with a hostile remote error (``source_stale`` fires)."""
+    tags = []
+    with engine.begin() as conn:
+        for n, name in enumerate(settings.sources):
+            tags.append(f"source-error-{n}")
+            conn.execute(
+                insert(source_state).values(
+                    source=name,
+                    state="failing",
+                    first_attempt_at=now - timedelta(days=1),
+                    last_attempt_at=now - timedelta(minutes=5),
+                    last_error=hostile(f"source-error-{n}", PAYLOADS[n % 2]),
+                    consecutive_failures=9,
+                )
+            )
     return tags
 
 

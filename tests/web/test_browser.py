@@ -6,6 +6,7 @@ acknowledged, and is refused a page its role may not see. Screenshots go to docs
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from payoutwatch.demo import build_platform, load
@@ -59,18 +61,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
             role: create_token(conn, name=f"{role}-person", role=Role(role), actor="test", now=NOW)[1]
             for role in ("ops", "security", "finance")
         }
+    with served(create_app(settings, engine, now=lambda: NOW)) as base:
+        yield base, tokens
+    engine.dispose()
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port in a thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, engine, now=lambda: NOW), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens
-    server.should_exit = True
-    thread.join(10)
-    engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(scope="module")

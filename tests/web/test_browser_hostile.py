@@ -10,26 +10,20 @@ value is on some page as visible text. One browser and one page for the whole mo
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from payoutwatch.schedule import schedule_of
 from payoutwatch.store.engine import open_store
-from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.tokens import create_token
 from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
-from tests.web.hostile import PAYLOADS, pages, plant, plant_notifications
-from tests.web.test_browser import ARGS, CHROMIUM
+from tests.web.hostile import PAYLOADS, SOURCES, pages, plant_everywhere
+from tests.web.test_browser import ARGS, CHROMIUM, served
 from tests.web.test_escaping import NOT_SHOWN
-from tests.web.test_serve import free_port
 
 NOW = utc(2026, 11, 26, 14)
 ROLES = [r for r in Role if r is not Role.INGEST]  # ingest tokens cannot open pages
@@ -49,24 +43,12 @@ def hostile_site(
             pytest.fail("Debian's chromium is required in CI (.ci/run installs it)")
         pytest.skip("chromium is not installed")
     engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'pw.db'}")
-    settings = make_settings(web={"secure_cookies": False})
-    (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
-    tags = plant(engine, settings, NOW, cycle)
-    evaluate(engine, settings, at=NOW, now=NOW)
-    tags += plant_notifications(engine, NOW)
+    settings = make_settings(web={"secure_cookies": False}, sources=SOURCES)
+    tags = plant_everywhere(engine, settings, NOW)
     with engine.begin() as conn:
         tokens = {role: create_token(conn, name=f"{role}-x", role=role, actor="t", now=NOW)[1] for role in ROLES}
-    paths = pages(engine, "2026Q4")
-    port = free_port()
-    app = create_app(settings, engine, now=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens, paths, [t for t in tags if not t.startswith(NOT_SHOWN)]
-    server.should_exit = True
-    thread.join(10)
+    with served(create_app(settings, engine, now=lambda: NOW)) as base:
+        yield base, tokens, pages(engine, "2026Q4"), [t for t in tags if not t.startswith(NOT_SHOWN)]
     engine.dispose()
 
 

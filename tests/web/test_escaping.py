@@ -16,14 +16,12 @@ from payoutwatch.reports.quarterly import quarterly
 from payoutwatch.reports.render import render
 from payoutwatch.reports.scheduled import send_weekly
 from payoutwatch.reports.weekly import weekly
-from payoutwatch.schedule import schedule_of
-from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.tokens import create_token
 from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
 from tests.integration.test_channels_live import SMTPCapture
-from tests.web.hostile import ATTRIBUTE, SCRIPT, hostile, pages, plant, plant_notifications
+from tests.web.hostile import ATTRIBUTE, SCRIPT, SOURCES, hostile, pages, plant_everywhere
 
 NOW = utc(2026, 11, 26, 14)
 RAW = ("<script>window.__pwned", "<img src=x")
@@ -47,11 +45,8 @@ def assert_no_inline_code(html: str, csp: str, where: str) -> None:
 
 
 def test_every_page_and_html_report_escapes_record_text(store: Engine) -> None:
-    settings = make_settings(web={"secure_cookies": False})
-    (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
-    tags = plant(store, settings, NOW, cycle)
-    evaluate(store, settings, at=NOW, now=NOW)
-    tags += plant_notifications(store, NOW)
+    settings = make_settings(web={"secure_cookies": False}, sources=SOURCES)
+    tags = plant_everywhere(store, settings, NOW)
     with store.begin() as conn:
         token = create_token(conn, name="ada", role=Role.ADMIN, actor="t", now=NOW)[1]
     client = TestClient(create_app(settings, store, now=lambda: NOW))
@@ -76,10 +71,8 @@ def test_every_page_and_html_report_escapes_record_text(store: Engine) -> None:
 def test_html_reports_and_mail_escape_while_markdown_stays_text(store: Engine) -> None:
     with SMTPCapture() as smtp:
         mail = {"type": "email", "host": "127.0.0.1", "port": smtp.port, "to": ["finance@pw.example"]}
-        settings = make_settings(channels={"mail": mail}, reports={"weekly": {"channels": ["mail"]}})
-        (cycle,) = schedule_of(settings).latest_at_or_before(NOW)
-        plant(store, settings, NOW, cycle)
-        evaluate(store, settings, at=NOW, now=NOW)
+        settings = make_settings(channels={"mail": mail}, reports={"weekly": {"channels": ["mail"]}}, sources=SOURCES)
+        plant_everywhere(store, settings, NOW)
         with store.connect() as conn:
             week, quarter = weekly(conn, NOW, settings), quarterly(conn, "2026Q4", settings)
         for name, figures in (("weekly", week), ("quarterly", quarter)):
