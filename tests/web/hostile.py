@@ -194,4 +194,5 @@ def pages(engine: Engine, quarter: str) -> list[str]:
         f"/alerts/{script}",
         f"/dashboards/{attribute}",
         f"/?at={script}",
+        f"/login?next={attribute}&error={script}",
     ]
