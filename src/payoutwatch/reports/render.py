@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from payoutwatch.clock import format_duration
 from payoutwatch.money import format_cents
+from payoutwatch.vocabulary import DASHBOARDS
 
 FORMATS = ("md", "html", "json")
 
@@ -33,6 +34,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FIGURE_FILTERS)
+    env.globals["titles"] = {dashboard.name: dashboard.title for dashboard in DASHBOARDS}
     return env
 
 
