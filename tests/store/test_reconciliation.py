@@ -1,4 +1,5 @@
-"""Reconciliation: every kind of mismatch, totals per cycle, CSV, and a sign-off recorded once."""
+"""Reconciliation: every kind of mismatch, totals per cycle, CSV, and a sign-off recorded once, only after the
+cycle's payout run finished."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from payoutwatch.cli import app
 from payoutwatch.reports.reconciliation import reconciliation, to_csv
 from payoutwatch.store.engine import open_store
+from payoutwatch.store.tables import audit_log, reconciliation_signoffs
 from tests.conftest import make_settings, utc
 from tests.helpers import load, payout
 
@@ -91,6 +93,13 @@ def test_each_kind_of_mismatch_and_the_totals(store: Engine) -> None:
     assert next(row for row in rows if row["category"] == "amount_mismatch")["psp_cents"] == "3999"
 
 
+def counts(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        signed = conn.execute(select(func.count()).select_from(reconciliation_signoffs)).scalar_one()
+        audited = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+    return signed, audited
+
+
 def test_cli_report_and_a_single_sign_off(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(
@@ -98,7 +107,6 @@ def test_cli_report_and_a_single_sign_off(tmp_path: Path) -> None:
     )
     engine = open_store(f"sqlite:///{tmp_path / 'pw.db'}")
     seed(engine)
-    engine.dispose()
     runner = CliRunner()
 
     def cli(*args: str) -> Any:
@@ -107,9 +115,20 @@ def test_cli_report_and_a_single_sign_off(tmp_path: Path) -> None:
     md = cli("report", "reconciliation", "--cycle", "2026-03-05")
     assert md.exit_code == 0 and "difference **80.01 CAD**" in md.output and "Not signed off yet." in md.output
     assert cli("report", "reconciliation", "--cycle", "2026-03-06").exit_code == 2  # no cycle that day
+    for run in ([], [{"run_id": "r1", "scheduled_for": CYCLE, "started_at": utc(2026, 3, 5, 11, 1)}]):
+        load(engine, make_settings(), "job_runs", run, NOW)  # none, then one still running
+        before = counts(engine)
+        early = cli("reconcile", "sign-off", "--cycle", "2026-03-05")
+        assert early.exit_code == 1 and "cannot be signed off yet: no payouts run of that cycle has finished" in (
+            early.output
+        )
+        assert counts(engine) == before  # nothing written: the real sign-off stays possible
+    finished = {"finished_at": utc(2026, 3, 5, 11, 20), "exit_code": 0}
+    load(engine, make_settings(), "job_runs", [{**run[0], **finished}], NOW)
     signed = cli("reconcile", "sign-off", "--cycle", "2026-03-05", "--comment", "p_missing chased with the PSP")
     assert signed.exit_code == 0, signed.output
     again = cli("reconcile", "sign-off", "--cycle", "2026-03-05")
     assert again.exit_code == 1 and "already signed off by fin-ana" in again.output
     figures = json.loads(cli("report", "reconciliation", "--cycle", "2026-03-05", "--format", "json").output)
     assert figures["signed_off"]["by"] == "fin-ana" and figures["signed_off"]["comment"].startswith("p_missing")
+    engine.dispose()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
 from payoutwatch.clock import iso
 from payoutwatch.vocabulary import Action, AlertAction, AlertState, NotificationState
+
+if TYPE_CHECKING:
+    from payoutwatch.notify.outbox import DeliveryReport
 
 silence_app = typer.Typer(no_args_is_help=True, help="Silences: suppress delivery (never recording).")
 app.add_typer(silence_app, name="silence")
@@ -21,16 +24,28 @@ ALERT_COLUMNS = ("key", "state", "stage", "severity", "owner", "started_at", "re
 @app.command()
 def evaluate(
     ctx: typer.Context,
-    at: Annotated[str | None, typer.Option(help="Evaluate as of this instant (ISO 8601); default now.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="As of this instant (ISO 8601; default now), never earlier than one already evaluated."),
+    ] = None,
+    allow_future: Annotated[
+        bool, typer.Option("--allow-future", help="Allow --at more than 5 minutes ahead (rehearsal stores, tests).")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print transitions as JSON.")] = False,
 ) -> None:
     """Evaluate every rule at AT, record transitions, then deliver due notifications."""
+    from payoutwatch.usecases.evaluation import EvaluationRefused
     from payoutwatch.usecases.evaluation import deliver as deliver_notifications
     from payoutwatch.usecases.evaluation import evaluate as run_evaluation
 
     inv = invocation(ctx)
     when = inv.instant(at)
-    transitions = run_evaluation(inv.engine, inv.settings, at=when, now=inv.now())
+    try:
+        transitions = run_evaluation(
+            inv.engine, inv.settings, at=when, now=inv.now(), guarded=at is not None, allow_future=allow_future
+        )
+    except EvaluationRefused as exc:
+        inv.fail(str(exc), code=2)
     report, raised = deliver_notifications(inv.engine, inv.settings, now=inv.now)
     rows = [
         {
@@ -73,10 +88,15 @@ def deliver(
     inv = invocation(ctx)
     report, _ = deliver_notifications(inv.engine, inv.settings, now=inv.now, retry_now=retry_now)
     _print_delivery(inv, report)
+    if report.gave_up:
+        inv.fail(f"{len(report.gave_up)} notification(s) failed for good: " + "; ".join(report.gave_up))
 
 
-def _print_delivery(inv: Invocation, report: Any) -> None:
-    inv.terminal.say(f"notifications: {report.sent} sent, {report.retrying} retrying, {report.failed} failed")
+def _print_delivery(inv: Invocation, report: DeliveryReport) -> None:
+    suppressed = f", {report.suppressed} suppressed by a silence" if report.suppressed else ""
+    inv.terminal.say(
+        f"notifications: {report.sent} sent, {report.retrying} retrying, {report.failed} failed{suppressed}"
+    )
     for line in report.errors:
         inv.terminal.warn(f"  {line}")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
@@ -80,7 +82,19 @@ def sources(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--jso
     )
 
 
-@app.command()
+class _PingCommand(TyperCommand):
+    """``ping`` remembers how many words followed ``--`` (click drops the separator): only those are a command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: typer's own click Context
+        ctx.meta[_AFTER_SEPARATOR] = len(args) - args.index("--") - 1 if "--" in args else None
+        return super().parse_args(ctx, args)
+
+
+_AFTER_SEPARATOR = "payoutwatch.ping.after_separator"
+_PING_USAGE = "use `ping JOB start|success|fail`, or `ping JOB -- COMMAND ARGS...` to run and report a command"
+
+
+@app.command(cls=_PingCommand)
 def ping(
     ctx: typer.Context,
     job: Annotated[str, typer.Argument(help="The job's name (job_runs.job), e.g. payouts.")],
@@ -89,24 +103,36 @@ def ping(
     exit_code: Annotated[int | None, typer.Option(help="With success/fail: the job's exit code.")] = None,
     figures: Annotated[str | None, typer.Option(help='JSON such as {"studios_processed": 120}.')] = None,
 ) -> None:
-    """Report a job's start/success/fail, or run a command and report it (its exit code passes through)."""
+    """Report a job's start/success/fail, or run the command after -- and report it (its exit code passes
+    through). Any other word is a usage error: nothing is run or stored."""
     from payoutwatch.usecases.pings import PingEvent, run_monitored
 
     inv = invocation(ctx)
     words = args or []
-    if len(words) == 1 and words[0] in {e.value for e in PingEvent}:
-        try:
-            reported = json.loads(figures) if figures else None
-        except json.JSONDecodeError as exc:
-            inv.fail(f"--figures is not JSON: {exc.msg}", code=2)
-        run = _Pinger(inv, job)(PingEvent(words[0]), run_id=run_id, exit_code=exit_code, figures=reported)
-        if run is None:
-            raise typer.Exit(1)
-        inv.terminal.say(f"{words[0]} recorded for {job} run {run}")
-        return
-    if not words:
-        inv.fail("give start, success or fail, or a command after --", code=2)
-    raise typer.Exit(run_monitored(words, run_id=run_id, ping=_Pinger(inv, job), warn=inv.terminal.warn))
+    after: int | None = ctx.meta.get(_AFTER_SEPARATOR)
+    if after is not None:
+        if after > len(words):
+            inv.fail(f"the job's name goes before --; {_PING_USAGE}", code=2)
+        before, command = words[: len(words) - after], words[len(words) - after :]
+        if before:
+            inv.fail(f"{' '.join(before)!r} before --: {_PING_USAGE}", code=2)
+        if not command:
+            inv.fail(f"no command after --; {_PING_USAGE}", code=2)
+        raise typer.Exit(run_monitored(command, run_id=run_id, ping=_Pinger(inv, job), warn=inv.terminal.warn))
+    events = [e.value for e in PingEvent]
+    if len(words) != 1 or words[0] not in events:
+        if not words:
+            inv.fail(f"no event given; {_PING_USAGE}", code=2)
+        [nearest] = difflib.get_close_matches(words[0], events, n=1, cutoff=0)
+        inv.fail(f"{' '.join(words)!r} is not a ping event (did you mean {nearest!r}?); {_PING_USAGE}", code=2)
+    try:
+        reported = json.loads(figures) if figures else None
+    except json.JSONDecodeError as exc:
+        inv.fail(f"--figures is not JSON: {exc.msg}", code=2)
+    run = _Pinger(inv, job)(PingEvent(words[0]), run_id=run_id, exit_code=exit_code, figures=reported)
+    if run is None:
+        raise typer.Exit(1)
+    inv.terminal.say(f"{words[0]} recorded for {job} run {run}")
 
 
 class _Pinger:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from payoutwatch.clock import format_duration
@@ -86,7 +87,7 @@ class Terminal:
 
     def fail(self, message: str, code: int = 1) -> NoReturn:
         """``error: MESSAGE`` on standard error, then exit with ``code`` (2 for bad input or config)."""
-        self.err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+        self.err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)
         raise typer.Exit(code)
 
     def write(self, text: str) -> None:

@@ -4,7 +4,7 @@ reconciliation`` and ``reconcile sign-off``."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -51,10 +51,18 @@ def _emit(inv: Invocation, text: str, out_file: str | None) -> None:
     from payoutwatch.reports.files import write_report
 
     if out_file:
-        write_report(text, out_file)
+        try:
+            write_report(text, out_file)
+        except OSError as exc:
+            _cannot_write(inv, out_file, exc)
         inv.terminal.say(f"wrote {out_file}")
     else:
         inv.terminal.write(text)
+
+
+def _cannot_write(inv: Invocation, path: str, exc: OSError) -> NoReturn:
+    """A report that cannot be written (missing folder, no permission, a folder in the way): one line, exit 2."""
+    inv.fail(f"--out {path}: cannot write there: {exc.strerror or type(exc).__name__}", code=2)
 
 
 @report_app.command("weekly")
@@ -110,7 +118,11 @@ def report_quarterly(
     except ValueError as exc:
         inv.fail(str(exc), code=2)
     if out_dir:
-        inv.terminal.say(f"wrote {write_quarterly(figures, fmt, out_dir)}")
+        try:
+            written = write_quarterly(figures, fmt, out_dir)
+        except OSError as exc:
+            _cannot_write(inv, out_dir, exc)
+        inv.terminal.say(f"wrote {written}")
     else:
         inv.terminal.write(quarterly_document(figures, fmt))
 

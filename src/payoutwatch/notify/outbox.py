@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from payoutwatch.clock import parse_instant
 from payoutwatch.config import Settings
 from payoutwatch.notify.channels import Channel, DeliveryError, build_channel
 from payoutwatch.notify.messages import Message, render
@@ -101,7 +102,17 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     retrying: int = 0
+    suppressed: int = 0
     errors: list[str] = field(default_factory=list)
+    gave_up: list[str] = field(default_factory=list)  # rows that failed for good in this call
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.suppressed += other.suppressed
+        self.errors += other.errors
+        self.gave_up += other.gave_up
 
 
 def backoff_seconds(attempts: int, settings: Settings, rng: Callable[[], float] = random.random) -> float:
@@ -173,6 +184,15 @@ def _attempt(
     report: DeliveryReport,
 ) -> None:
     n = notifications.c
+    silence = _silenced_now(conn, row, now=now)
+    if silence is not None:  # a silence that started while the row waited (DESIGN §6: checked before each send)
+        conn.execute(
+            update(notifications)
+            .where(n.id == row.id)
+            .values(state=NotificationState.SUPPRESSED.value, silence_id=silence)
+        )
+        report.suppressed += 1
+        return
     attempts = row.attempts + 1
     try:
         if row.channel not in channels:
@@ -199,6 +219,7 @@ def _attempt(
     if give_up:
         values["state"] = NotificationState.FAILED.value
         report.failed += 1
+        report.gave_up.append(f"notification {row.id} ({row.event} {row.alert_key}) to {row.channel}: {error}")
     else:
         wait = error.retry_after if error.retry_after is not None else backoff_seconds(attempts, settings)
         values["next_attempt_at"] = now + timedelta(seconds=wait)
@@ -206,6 +227,13 @@ def _attempt(
     conn.execute(update(notifications).where(n.id == row.id).values(**values))
     _channel_result(conn, row.channel, now=now, error=str(error))
     report.errors.append(f"notification {row.id} to {row.channel}: {error}")
+
+
+def _silenced_now(conn: Connection, row: Any, *, now: datetime) -> int | None:
+    """The silence covering this row at its evaluated instant or now, as at enqueueing (None if none)."""
+    message = Message.from_json(row.message)
+    instants = [now] + ([parse_instant(message.at)] if message.at else [])
+    return ActiveSilences.load(conn).covering(rule=row.rule, key=row.alert_key, owner=message.owner, instants=instants)
 
 
 def _channel_result(conn: Connection, channel: str, *, now: datetime, error: str | None) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
 
 

@@ -355,6 +355,14 @@ service_secrets = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+evaluation_marks = Table(
+    "evaluation_marks",
+    metadata,
+    Column("name", String(60), primary_key=True, comment="what was evaluated: 'alerts' for the rules"),
+    Column("latest_at", UtcDateTime, nullable=False, comment="the latest instant evaluated; alert state moves forward"),
+    Column("recorded_at", UtcDateTime, nullable=False, comment="the clock when latest_at was recorded"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -5,7 +5,8 @@
 - ``add_silence`` / ``expire_silence``: one rule for a silence's window and comment (``SilenceRejected``,
   ``SilenceNotFound``); the audit row carries the matcher and the window.
 - ``review_alert``: Finance's review mark on an alert's latest episode (``LookupError``).
-- ``sign_off_cycle``: Finance's reconciliation sign-off of one cycle (``ValueError`` if already signed).
+- ``sign_off_cycle``: Finance's reconciliation sign-off of one cycle (``ValueError`` before its run finished
+  or if already signed).
   Its figures come from ``reports.reconciliation`` (where the reconciliation figures live).
 """
 
@@ -25,7 +26,7 @@ from payoutwatch.notify.outbox import enqueue
 from payoutwatch.reports.reconciliation import reconciliation
 from payoutwatch.rules.engine import acknowledge, resolve_by_person
 from payoutwatch.store.audit import audit
-from payoutwatch.store.tables import alert_reviews, alerts, reconciliation_signoffs
+from payoutwatch.store.tables import alert_reviews, alerts, job_runs, reconciliation_signoffs
 from payoutwatch.vocabulary import AlertAction
 
 DEFAULT_SILENCE = timedelta(hours=2)
@@ -158,9 +159,15 @@ def sign_off_cycle(
 ) -> dict[str, Any]:
     """Record Finance's sign-off of ``cycle`` with the figures signed, audited; returns those figures.
 
-    Raises ``ValueError`` when the cycle was already signed off.
+    Raises ``ValueError`` when the cycle's payout run has not finished yet (nothing is written, so the
+    real sign-off stays possible) or when the cycle was already signed off.
     """
     with engine.begin() as conn:
+        if not _cycle_run_finished(conn, settings.schedule.job, cycle, now=now):
+            raise ValueError(
+                f"cycle {iso(cycle)} cannot be signed off yet: no {settings.schedule.job} run of that cycle has "
+                "finished. Sign off once its payout run has finished and its transfers are in"
+            )
         figures = reconciliation(conn, cycle, settings)
         if figures["signed_off"] is not None:
             raise ValueError(f"cycle {iso(cycle)} was already signed off by {figures['signed_off']['by']}")
@@ -182,6 +189,15 @@ def sign_off_cycle(
             details={"difference_cents": figures["difference_cents"]},
         )
     return figures
+
+
+def _cycle_run_finished(conn: Connection, job: str, cycle: datetime, *, now: datetime) -> bool:
+    """Whether a run of ``job`` serving ``cycle`` has finished (at or before now)."""
+    r = job_runs.c
+    finished = select(r.run_id).where(
+        r.job == job, r.cycle_at == cycle, r.finished_at.is_not(None), r.finished_at <= now
+    )
+    return conn.execute(finished.limit(1)).first() is not None
 
 
 def _mark_reviewed(conn: Connection, key: str, *, actor: str, now: datetime, note: str | None) -> int:

@@ -1,8 +1,9 @@
 """Job pings (healthchecks-style push): ``start``, ``success`` or ``fail`` for a job's run.
 
 Each ping is a ``job_runs`` record written through the same validated upsert as ``ingest``.
-A finish without a known run id closes the job's latest unfinished run, or records a run of
-zero duration when none is open (a job that only reports its end). ``run_monitored`` wraps a
+A finish without a known run id closes the job's latest unfinished run started at or before now
+(a run whose start is in the future never captures pings), or records a run of zero duration when
+none is open (a job that only reports its end). ``run_monitored`` wraps a
 command: a start ping, the command, then a success or fail ping with the figures it reported.
 """
 
@@ -55,7 +56,10 @@ def record_ping(
         current: dict[str, Any] = {}
         if event is not PingEvent.START:
             q = select(job_runs).where(job_runs.c.job == job)
-            q = q.where(job_runs.c.run_id == run_id) if run_id else q.where(job_runs.c.finished_at.is_(None))
+            if run_id:
+                q = q.where(job_runs.c.run_id == run_id)
+            else:  # a run ingested with a future start never captures today's pings
+                q = q.where(job_runs.c.finished_at.is_(None), job_runs.c.started_at <= now)
             row = conn.execute(q.order_by(job_runs.c.started_at.desc()).limit(1)).mappings().first()
             if row is not None:
                 current = {k: v for k, v in row.items() if k in ("run_id", "started_at", "scheduled_for", *RUN_FIGURES)}
