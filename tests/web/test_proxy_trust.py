@@ -14,9 +14,12 @@ from pathlib import Path
 
 import httpx
 import yaml
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, select
+from starlette.testclient import TestClient
 
-from payoutwatch.store.tables import sso_users
+from payoutwatch.store.tables import audit_log, sso_users
+from payoutwatch.web.app import create_app
+from tests.conftest import make_settings, utc
 from tests.web.test_serve import free_port
 
 SPOOF = {"X-Forwarded-For": "10.0.0.5", "X-Forwarded-User": "mallory", "X-Forwarded-Groups": "admins"}
@@ -78,3 +81,20 @@ def test_a_trusted_proxy_still_signs_people_in_when_it_forwards_their_address(tm
         page = httpx.get(f"{base}/", headers=headers)
     assert page.status_code == 200 and "sso:mallory (admin)" in page.text
     assert sso_names(store) == ["sso:mallory"]
+
+
+def test_x_forwarded_for_moves_the_client_address_only_for_a_trusted_peer(store: Engine) -> None:
+    # the address the webhook refusal limit and the audit row see: the forwarded client's only when the
+    # direct peer is the trusted proxy; a loopback peer's X-Forwarded-For is dropped
+    settings = make_settings(
+        sources={"stripe": {"type": "stripe", "api_key": "rk_x", "webhook_secrets": ["whsec_x"]}},
+        web={"sso": {"trusted_proxies": ["10.0.0.5/32"]}},
+    )
+    app = create_app(settings, store, now=lambda: utc(2026, 3, 5, 11, 30))
+    forged = {"Stripe-Signature": "t=1,v1=00", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    for peer in ("127.0.0.1", "10.0.0.5"):
+        client = TestClient(app, client=(peer, 4000))  # type: ignore[arg-type]
+        assert client.post("/webhooks/stripe", content=b"{}", headers=forged).status_code == 400
+    with store.connect() as conn:
+        [row] = conn.execute(select(audit_log).where(audit_log.c.action == "stripe_webhook_refused")).all()
+    assert row.details["addresses"] == ["127.0.0.1", "203.0.113.9"]
