@@ -4,10 +4,6 @@ as soon as it passes the cap, nothing of it is stored, and the server never hold
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +19,7 @@ from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from payoutwatch.web.middleware import MAX_BODY_BYTES
 from tests.conftest import make_settings, utc
-from tests.web.test_serve import free_port
+from tests.web.test_serve import serve_process
 
 NOW = utc(2026, 3, 5, 12)
 CHUNK_LINES = 500
@@ -57,23 +53,8 @@ def test_a_chunked_body_over_the_cap_gets_413_nothing_stored_and_memory_stays_bo
         token = create_token(conn, name="pipe", role=Role.INGEST, actor="t", now=NOW)[1]
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"store": {"url": url}, "service": {"tick_seconds": 5}}))
-    port = free_port()
-    cli = str(Path(sys.executable).with_name("payoutwatch"))
-    process = subprocess.Popen(
-        [cli, "--config", str(config), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    auth = {"Authorization": f"Bearer {token}"}
+    with serve_process(config) as (base, process):
         with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
             small = client.post("/api/v1/ingest/job_runs", content=job_run_lines(200_000))  # chunked, under the cap
             assert small.status_code == 200, small.text
@@ -89,10 +70,7 @@ def test_a_chunked_body_over_the_cap_gets_413_nothing_stored_and_memory_stays_bo
         assert (after - before) * 1024 < 2 * MAX_BODY_BYTES, (before, after)
         with engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(job_runs)).scalar() == stored_before
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
-        engine.dispose()
+    engine.dispose()
 
 
 def test_a_declared_length_over_the_cap_is_refused_before_reading(tmp_path: Path) -> None:

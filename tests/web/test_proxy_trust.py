@@ -4,10 +4,6 @@ let a local request claim to come from the proxy."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +16,7 @@ from starlette.testclient import TestClient
 from payoutwatch.store.tables import audit_log, sso_users
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
-from tests.web.test_serve import free_port
+from tests.web.test_serve import serve_process
 
 SPOOF = {"X-Forwarded-For": "10.0.0.5", "X-Forwarded-User": "mallory", "X-Forwarded-Groups": "admins"}
 
@@ -32,27 +28,8 @@ def serving(tmp_path: Path, trusted: list[str]) -> Iterator[tuple[str, str]]:
     config = tmp_path / "c.yaml"
     sso = {"trusted_proxies": trusted, "group_roles": {"admins": "admin"}}
     config.write_text(yaml.safe_dump({"store": {"url": store}, "service": {"tick_seconds": 0.2}, "web": {"sso": sso}}))
-    port = free_port()
-    cli = str(Path(sys.executable).with_name("payoutwatch"))
-    process = subprocess.Popen(
-        [cli, "--config", str(config), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with serve_process(config) as (base, _process):
         yield base, store
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
 
 
 def sso_names(store: str) -> list[str]:

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_process(config: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``payoutwatch --config CONFIG serve`` on a free loopback port, once ``/healthz`` answers; yields
+    (base URL, the process), and stops it with SIGTERM."""
+    port = free_port()
+    cli = str(Path(sys.executable).with_name("payoutwatch"))
+    process = subprocess.Popen(
+        [cli, "--config", str(config), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
 
 
 def test_serve_answers_gets_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
