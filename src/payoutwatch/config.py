@@ -6,15 +6,16 @@ Every key is documented in ``payoutwatch.example.yaml``. An invalid file raises
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,12 +25,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from payoutwatch.plugins import Registry
+from payoutwatch.redaction import MASK, SecretUrl, redact_url
 from payoutwatch.vocabulary import SEVERITIES
 
 DEFAULT_CONFIG_PATH = "payoutwatch.yaml"
 CONFIG_ENV = "PAYOUTWATCH_CONFIG"
+RRULE_SAMPLE = 64  # occurrences looked at to refuse a schedule more frequent than daily
+DEFAULT_MAX_AGE_DAYS = {"stripe_restricted_key": 90, "webhook_signing_secret": 365}
 
 
 class ConfigError(Exception):
@@ -41,7 +46,7 @@ class Strict(BaseModel):
 
 
 class StoreSettings(Strict):
-    url: str = "sqlite:///./payoutwatch.db"
+    url: SecretUrl = SecretUrl("sqlite:///./payoutwatch.db")  # shown with its password masked
 
 
 class ScheduleSettings(Strict):
@@ -67,9 +72,15 @@ class ScheduleSettings(Strict):
         from dateutil.rrule import rrulestr
 
         try:
-            rrulestr(value, dtstart=datetime(2000, 1, 1))
+            rule = rrulestr(value, dtstart=datetime(2000, 1, 1))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"not an RFC 5545 RRULE: {exc}") from exc
+        frequency = re.search(r"FREQ=([A-Z]+)", value.upper())
+        if frequency and frequency.group(1) in ("SECONDLY", "MINUTELY", "HOURLY"):
+            raise ValueError(f"FREQ={frequency.group(1)} is more frequent than daily; use DAILY or less often")
+        first = list(islice(iter(rule), RRULE_SAMPLE))
+        if any(later - earlier < timedelta(days=1) for earlier, later in pairwise(first)):
+            raise ValueError("occurs more than once a day (check BYHOUR / BYMINUTE / BYSECOND); at most daily")
         return value
 
 
@@ -159,14 +170,20 @@ class RulesSettings(Strict):
         models = {
             rule.id.value: rule.settings_model for rule in rules() if rule.id.value not in type(self).model_fields
         }
+        problems = []
         for name, value in extra.items():
             if name not in models:
-                raise ValueError(f"{name}: no rule with this id (known: {', '.join(sorted(self.ids()))})")
+                close = difflib.get_close_matches(name, self.ids(), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(self.ids()))})"
+                problems.append(f"unknown rule {name!r}{hint}")
+                continue
             try:
                 extra[name] = models[name].model_validate(value)
             except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                raise ValueError(f"{name}: {problems}") from None
+                problems.extend(f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        if problems:
+            # its own error type: config_checks reports unknown rules from the file itself, each on its line
+            raise PydanticCustomError("rules_section", "; ".join(problems))
         for name, model in models.items():
             extra.setdefault(name, model.model_validate({}))
         return self
@@ -183,9 +200,23 @@ class RulesSettings(Strict):
 
 
 class CredentialSettings(Strict):
-    max_age_days: dict[str, int] = Field(
-        default_factory=lambda: {"stripe_restricted_key": 90, "webhook_signing_secret": 365}
-    )
+    # merged per kind with DEFAULT_MAX_AGE_DAYS: configuring one kind never removes another's default
+    max_age_days: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_DAYS))
+
+    @field_validator("max_age_days")
+    @classmethod
+    def _merged_with_defaults(cls, value: dict[str, int]) -> dict[str, int]:
+        from payoutwatch.records import CredentialKind  # lazily: records is heavier than config
+
+        kinds = [kind.value for kind in CredentialKind]
+        unknown = [name for name in value if name not in kinds]
+        if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, kinds, n=1)
+                hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ValueError(f"unknown credential kind {', '.join(hints)}; kinds: {', '.join(kinds)}")
+        return {**DEFAULT_MAX_AGE_DAYS, **value}
 
 
 class ChannelSettingsBase(Strict):
@@ -357,27 +388,6 @@ class Settings(Strict):
             raise ValueError("an ISO 4217 code such as CAD")
         return value.upper()
 
-    @model_validator(mode="after")
-    def _routes_name_channels(self) -> Settings:
-        known = set(self.channels) | {"log"}
-        for i, route in enumerate(self.routes):
-            for name in route.channels:
-                if name not in known:
-                    raise ValueError(f"routes.{i}.channels: no channel named {name!r} under `channels`")
-        for name in self.notifications.fallback_channels:
-            if name not in known:
-                raise ValueError(f"notifications.fallback_channels: no channel named {name!r}")
-        for name in self.reports.weekly.channels:
-            if name not in known:
-                raise ValueError(f"reports.weekly.channels: no channel named {name!r}")
-            if not self.channel(name).carries_reports:
-                carriers = [p.tag for p in CHANNEL_TYPES.plugins() if p.settings.carries_reports]
-                raise ValueError(
-                    f"reports.weekly.channels: {name!r} is a {self.channel(name).type} channel; "
-                    f"reports go to {', '.join(carriers[:-1])} or {carriers[-1]} channels"
-                )
-        return self
-
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -398,48 +408,22 @@ CHANNEL_TYPES.on_change(_rebuild_settings)
 SOURCE_TYPES.on_change(_rebuild_settings)
 
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
 def interpolate(value: Any, path: str = "") -> Any:
-    """Replace ``${NAME}`` (or ``${NAME:-default}``) in every string with the environment's value."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, f"{path}.{i}") for i, v in enumerate(value)]
-    if isinstance(value, str):
+    """Replace ``${NAME}`` (or ``${NAME:-default}``) in every string; every unset name is one error."""
+    from payoutwatch.config_checks import interpolate as interpolate_all
 
-        def lookup(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(f"{path}: environment variable {name} is not set")
-
-        return _ENV.sub(lookup, value)
-    return value
+    missing: list[tuple[str, str]] = []
+    result = interpolate_all(value, missing, path)
+    if missing:
+        raise ConfigError("\n".join(f"{where}: environment variable {name} is not set" for where, name in missing))
+    return result
 
 
 def parse_settings(raw: dict[str, Any], *, origin: str = "config") -> Settings:
-    """Validate a parsed YAML mapping; errors name the key path."""
-    try:
-        return Settings.model_validate(interpolate(raw))
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
-            lines.append(f"  {where or '(top level)'}: {err['msg']}")
-        raise ConfigError(f"{origin} is invalid:\n" + "\n".join(lines)) from None
+    """Validate a parsed YAML mapping; every problem is named with its key path, all in one error."""
+    from payoutwatch.config_checks import settings_from
 
-
-def _type_tags() -> set[str]:
-    """Every registered channel and source ``type`` (pydantic names the union member in error paths)."""
-    return {*CHANNEL_TYPES.tags(), *SOURCE_TYPES.tags()}
-
-
-def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in _type_tags()
+    return settings_from(raw, origin=origin)
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -457,17 +441,9 @@ def load_settings(explicit: str | None = None) -> Settings:
     path = config_path(explicit)
     if path is None:
         return Settings()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys")
-    return parse_settings(raw, origin=str(path))
+    from payoutwatch.config_checks import read_yaml
+
+    return parse_settings(read_yaml(path), origin=str(path))
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
@@ -482,18 +458,23 @@ def _mask_secrets(data: Any, model: Any) -> Any:
         for key, value in data.items():
             field_name = _field_for_alias(model, key)
             attr = getattr(model, field_name, None)
-            out[key] = "********" if isinstance(attr, SecretStr) else _mask_secrets(value, attr)
+            out[key] = _masked(attr) if isinstance(attr, SecretStr) else _mask_secrets(value, attr)
         return out
     if isinstance(model, dict) and isinstance(data, dict):
         return {
-            k: "********" if isinstance(model.get(k), SecretStr) else _mask_secrets(v, model.get(k))
+            k: _masked(model[k]) if isinstance(model.get(k), SecretStr) else _mask_secrets(v, model.get(k))
             for k, v in data.items()
         }
     if isinstance(model, list) and isinstance(data, list):
         return [_mask_secrets(d, m) for d, m in zip(data, model, strict=False)]
     if isinstance(data, str) and "://" in data:
-        return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1********@", data)
+        return redact_url(data)
     return data
+
+
+def _masked(secret: SecretStr) -> str:
+    """How a secret is shown: a URL with its password masked, anything else wholly masked."""
+    return str(secret) if isinstance(secret, SecretUrl) else MASK
 
 
 def _field_for_alias(model: BaseModel, key: str) -> str:

@@ -102,12 +102,12 @@ def test_a_registered_rule_gets_settings_and_a_default_route(large_rule: None) -
     assert isinstance(defaults.rules.of(LARGE), LargeManualPayoutSettings)
     assert [(r.rule, r.channels) for r in defaults.routes][-1] == ("large_manual_payout", ["log"])
     assert plugin_settings().rules.of(LARGE).owner == "treasury-ops"
-    with pytest.raises(ConfigError, match="large_manual_payout: limit_cents"):
+    with pytest.raises(ConfigError, match="rules.large_manual_payout.limit_cents: should be greater than 0"):
         make_settings(rules={"large_manual_payout": {"limit_cents": 0}})
 
 
 def test_an_unregistered_rule_id_in_the_config_is_an_error() -> None:
-    with pytest.raises(ConfigError, match="large_manual_payout: no rule with this id"):
+    with pytest.raises(ConfigError, match="rules.large_manual_payout: unknown rule 'large_manual_payout'"):
         make_settings(rules={"large_manual_payout": {"limit_cents": 1}})
 
 

@@ -20,7 +20,7 @@ def config_check(ctx: typer.Context) -> None:
     settings = inv.settings
     inv.terminal.say(
         f"configuration is valid: {len(settings.channels)} channel(s), {len(settings.routes)} route(s), "
-        f"store {settings.store.url.split('@')[-1]}"
+        f"store {settings.store.url}"
     )
 
 

@@ -111,7 +111,7 @@ def alerts(
     from payoutwatch.usecases.alert_queries import AlertFilter, list_alerts
 
     inv = invocation(ctx)
-    rows = list_alerts(inv.engine, which=AlertFilter.ALL if all_alerts else AlertFilter.FIRING)
+    rows = list_alerts(inv.reader, which=AlertFilter.ALL if all_alerts else AlertFilter.FIRING)
     if json_output:
         inv.terminal.json({"alerts": rows})
     elif rows:
@@ -213,7 +213,7 @@ def silence_list(
     from payoutwatch.usecases.alert_queries import list_silences
 
     inv = invocation(ctx)
-    rows = list_silences(inv.engine, now=inv.now(), include_expired=all_silences)
+    rows = list_silences(inv.reader, now=inv.now(), include_expired=all_silences)
     inv.terminal.listing("silences", rows, json_output, empty="no silences")
 
 
@@ -241,7 +241,7 @@ def notifications(
     from payoutwatch.usecases.alert_queries import list_notifications
 
     inv = invocation(ctx)
-    rows = list_notifications(inv.engine, failed_only=failed, limit=limit)
+    rows = list_notifications(inv.reader, failed_only=failed, limit=limit)
     inv.terminal.listing("notifications", rows, json_output, empty="no notifications")
 
 
@@ -265,7 +265,7 @@ def backtest(
     try:
         settings = with_overrides(inv.settings, overrides or [])
         start, end, every = inv.instant(from_, "--from"), inv.instant(to, "--to"), parse_duration(step)
-        replayed = replay(inv.engine, settings, start=start, end=end, step=every)
+        replayed = replay(inv.reader, settings, start=start, end=end, step=every)
     except (ConfigError, ValueError) as exc:
         inv.fail(str(exc), code=2)
     if output == "json":
@@ -275,7 +275,7 @@ def backtest(
         inv.terminal.rows(f"backtest {iso(start)} → {iso(end)} every {step}", [r.as_json() for r in replayed])
     else:
         inv.terminal.say("nothing would have fired")
-    diff = compare(replayed, actual(inv.engine, start=start, end=end))
+    diff = compare(replayed, actual(inv.reader, start=start, end=end))
     inv.terminal.say(
         f"against what actually happened: {len(diff.both)} the same, {len(diff.only_backtest)} only in the "
         f"backtest, {len(diff.only_actual)} only in reality"

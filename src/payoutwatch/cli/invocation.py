@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from payoutwatch.cli.render import Terminal
 from payoutwatch.clock import SystemClock
 from payoutwatch.config import ConfigError, Settings, load_settings
+from payoutwatch.redaction import install_log_scrubbing, scrub, secret_values
 
 
 @dataclass
@@ -24,15 +26,17 @@ class Invocation:
     clock: SystemClock = field(default_factory=SystemClock)
     _settings: Settings | None = None
     _engine: Engine | None = None
+    _reader: Engine | None = None
 
     @property
     def settings(self) -> Settings:
-        """The configuration; a bad one exits 2 with every problem named."""
+        """The configuration; a bad one exits 2 with every problem named. Its secrets are masked in logs."""
         if self._settings is None:
             try:
                 self._settings = load_settings(self.config)
             except ConfigError as exc:
                 self.fail(str(exc), code=2)
+            install_log_scrubbing(secret_values(self._settings))
         return self._settings
 
     @property
@@ -43,15 +47,39 @@ class Invocation:
             from payoutwatch.store.config_versions import record_config
             from payoutwatch.store.engine import open_store
 
-            url = self.settings.store.url
+            engine = self._open(open_store)
             try:
-                engine = open_store(url)
                 origin = str(config_path(self.config) or "embedded default")
                 record_config(engine, self.settings, origin=origin, now=self.now())
-            except Exception as exc:  # a store that cannot be opened is an operator problem, not a bug
-                self.fail(f"cannot open the store {url.split('@')[-1]}: {type(exc).__name__}: {exc}", code=2)
+            except Exception as exc:  # a store that cannot be written is an operator problem, not a bug
+                self._store_failed("cannot write to the store", exc)
             self._engine = engine
         return self._engine
+
+    @property
+    def reader(self) -> Engine:
+        """The store for a read-only command: opened read-only, nothing recorded (DESIGN §7)."""
+        if self._engine is not None:
+            return self._engine
+        if self._reader is None:
+            from payoutwatch.store.engine import open_reader
+
+            self._reader = self._open(open_reader)
+        return self._reader
+
+    def _open(self, opener: Callable[[str], Engine]) -> Engine:
+        try:
+            return opener(self.settings.store.url.get_secret_value())
+        except Exception as exc:  # a store that cannot be opened is an operator problem, not a bug
+            self._store_failed("cannot open the store", exc)
+
+    def _store_failed(self, what: str, exc: BaseException) -> NoReturn:
+        """Exit 2 naming the store (password masked) and the driver's reason, never the statement or
+        its parameters (which would print the configuration being recorded)."""
+        reason = getattr(exc, "orig", None) or exc
+        first_line = (str(reason).strip().splitlines() or [""])[0]
+        shown = scrub(f"{type(reason).__name__}: {first_line}", secret_values(self.settings))
+        self.fail(f"{what} {self.settings.store.url}: {shown}", code=2)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -78,7 +78,7 @@ def sources(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--jso
 
     inv = invocation(ctx)
     inv.terminal.listing(
-        "sources", source_listing(inv.engine, inv.settings), json_output, empty="no sources configured"
+        "sources", source_listing(inv.reader, inv.settings), json_output, empty="no sources configured"
     )
 
 

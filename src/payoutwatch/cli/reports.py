@@ -32,7 +32,7 @@ def dashboard(
     inv = invocation(ctx)
     if name not in DASHBOARD_NAMES:
         inv.fail(f"unknown dashboard {name!r}; expected one of: {', '.join(DASHBOARD_NAMES)}", code=2)
-    engine = inv.engine
+    engine = inv.reader
     with engine.connect() as conn:
         figures = compute(name, conn, inv.instant(at), inv.settings)
     if json_output:
@@ -81,7 +81,7 @@ def report_weekly(
     inv = invocation(ctx)
     if fmt not in FORMATS:
         inv.fail(f"--format is one of {', '.join(FORMATS)}", code=2)
-    engine, when = inv.engine, inv.instant(at)
+    engine, when = (inv.engine if send else inv.reader), inv.instant(at)
     if send:
         channels = inv.settings.reports.weekly.channels
         if not channels:
@@ -113,7 +113,7 @@ def report_quarterly(
     inv = invocation(ctx)
     _check_format(inv, fmt, ("html", "md", "json"))
     try:
-        with inv.engine.connect() as conn:
+        with inv.reader.connect() as conn:
             figures = quarterly(conn, quarter, inv.settings)
     except ValueError as exc:
         inv.fail(str(exc), code=2)
@@ -140,7 +140,7 @@ def report_reserve_review(
 
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "json"))
-    with inv.engine.connect() as conn:
+    with inv.reader.connect() as conn:
         inv.terminal.write(render("reserve_review", reserve_review(conn, inv.instant(at), days), fmt))
 
 
@@ -156,7 +156,7 @@ def report_access_review(
 
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "json"))
-    with inv.engine.connect() as conn:
+    with inv.reader.connect() as conn:
         inv.terminal.write(render("access_review", access_review(conn, inv.instant(at), inv.settings), fmt))
 
 
@@ -174,7 +174,7 @@ def report_incident(
 
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "json"))
-    with inv.engine.connect() as conn:
+    with inv.reader.connect() as conn:
         figures = incident(conn, inv.instant(from_, "--from"), inv.instant(to, "--to"))
     _emit(inv, render("incident", figures, fmt), out_file)
 
@@ -193,7 +193,7 @@ def report_reconciliation(
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "csv", "json"))
     when = _cycle(inv, cycle)
-    with inv.engine.connect() as conn:
+    with inv.reader.connect() as conn:
         figures = reconciliation(conn, when, inv.settings)
     _emit(inv, to_csv(figures) if fmt == "csv" else render("reconciliation", figures, fmt), out_file)
 

@@ -6,6 +6,7 @@ PostgreSQL URLs are normalised to the psycopg 3 driver.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,32 @@ MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
 
 
 def normalise_url(url: str) -> str:
-    parsed = make_url(url)
+    parsed = make_url(_encoded_userinfo(url))
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _encoded_userinfo(url: str) -> str:
+    """A password with an unencoded ``@`` (``postgresql://u:p@ss@host/db``) percent-encoded: the user-info
+    ends at the LAST ``@``, where a URL parser would stop at the first and take ``ss@host`` as the host."""
+    from urllib.parse import quote, unquote
+
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0 or "@" not in rest[:at]:
+        return url
+    user, colon, password = rest[:at].partition(":")
+    userinfo = quote(unquote(user), safe="") + (f":{quote(unquote(password), safe='')}" if colon else "")
+    return f"{scheme}://{userinfo}@{rest[at + 1 :]}"
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        file = _sqlite_file(url)
+        if read_only and file is not None:
+            return _sqlite_reader(file, **kwargs)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # let SQLAlchemy emit BEGIN itself so transactions really are transactions
@@ -34,6 +52,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     # JIT compilation costs more than it saves on dashboard-sized queries
     return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _sqlite_reader(file: Path, **kwargs: Any) -> Engine:
+    """A connection that can only read ``file``: SQLite opened ``mode=ro``, so nothing is ever written
+    (not even by root); where the folder cannot take WAL's shared-memory file, ``immutable=1`` reads
+    the file as it is."""
+    import sqlite3
+
+    target = file.resolve().as_uri()
+    writable_folder = os.access(file.resolve().parent, os.W_OK) and os.access(file, os.W_OK)
+    uri = f"{target}?mode=ro" if writable_folder else f"{target}?mode=ro&immutable=1"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    return create_engine("sqlite://", creator=connect, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -68,6 +112,28 @@ def migrate(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+class StoreNotReady(Exception):
+    """A store opened for reading only whose schema is not (yet) the one this version needs."""
+
+
+def open_reader(url: str, **kwargs: Any) -> Engine:
+    """An engine that only reads (the read-only commands): nothing is written, not even a migration,
+    so it works on a read-only file or with a role that may only SELECT. A SQLite file that does not
+    exist yet, or a store whose schema is behind, is opened (and migrated) like any other."""
+    engine = make_engine(url, read_only=True, **kwargs)
+    file = _sqlite_file(normalise_url(url)) if url.startswith("sqlite") else None
+    if (file is not None and not file.exists()) or current_revision(engine) != HEAD_REVISION:
+        engine.dispose()
+        try:
+            return open_store(url, **kwargs)
+        except Exception as exc:
+            raise StoreNotReady(
+                f"the store's schema is not at revision {HEAD_REVISION} and cannot be migrated from here "
+                f"({type(exc).__name__}); run `payoutwatch evaluate` once with write access"
+            ) from None
+    return engine
 
 
 def open_store(url: str, *, migrate_schema: bool = True, **kwargs: Any) -> Engine:

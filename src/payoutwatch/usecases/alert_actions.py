@@ -101,6 +101,8 @@ def add_silence(
     One rule for every front-end: at least one matcher, a comment of 1-2000 characters, instants
     with an offset, and a window longer than zero and at most 90 days. Raises ``SilenceRejected``.
     """
+    if matcher.rule is not None:
+        _known_rule(matcher.rule)
     if not comment.strip():
         raise SilenceRejected("a silence needs a comment saying why")
     if len(comment) > MAX_COMMENT_CHARS:
@@ -136,6 +138,19 @@ def add_silence(
     except ValueError as exc:  # no matcher
         raise SilenceRejected(str(exc)) from None
     return SilenceAdded(silence_id, begins, ends)
+
+
+def _known_rule(rule_id: str) -> None:
+    """A silence whose rule (a name or a glob) matches no rule would silence nothing: refused, with the
+    likely one."""
+    from fnmatch import fnmatchcase
+
+    from payoutwatch.config_checks import suggestion
+    from payoutwatch.rules.registry import rules
+
+    known = [rule.id.value for rule in rules()]
+    if not any(fnmatchcase(name, rule_id) for name in known):
+        raise SilenceRejected(f"unknown rule {rule_id!r}{suggestion(rule_id, known)}; rules: {', '.join(known)}")
 
 
 def expire_silence(engine: Engine, silence_id: int, *, actor: str, now: datetime) -> None:

@@ -15,6 +15,14 @@ from payoutwatch.notify.channels.base import Report, cannot_carry_reports, post_
 from payoutwatch.notify.messages import Message
 from payoutwatch.vocabulary import Event
 
+PagerDutySeverity = Literal["critical", "error", "warning", "info"]  # the Events API v2 values
+DEFAULT_SEVERITY_MAP: dict[str, PagerDutySeverity] = {
+    "SEV-1": "critical",
+    "SEV-2": "error",
+    "SEV-3": "warning",
+    "SEV-4": "info",
+}
+
 
 class PagerDutyChannel(ChannelSettingsBase):
     carries_reports: ClassVar[bool] = False
@@ -22,9 +30,7 @@ class PagerDutyChannel(ChannelSettingsBase):
     type: Literal["pagerduty"]
     routing_key: SecretStr
     events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    severity_map: dict[str, str] = Field(
-        default_factory=lambda: {"SEV-1": "critical", "SEV-2": "error", "SEV-3": "warning", "SEV-4": "info"}
-    )
+    severity_map: dict[str, PagerDutySeverity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
     timeout_seconds: float = 10
 
 

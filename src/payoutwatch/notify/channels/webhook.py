@@ -14,7 +14,7 @@ from payoutwatch.notify.messages import Message
 
 class WebhookChannel(ChannelSettingsBase):
     type: Literal["webhook"]
-    url: str
+    url: SecretStr  # often carries a token in its path or query
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout_seconds: float = 10
 
@@ -34,7 +34,7 @@ class Webhook:
     def _post(self, body: dict[str, object]) -> None:
         post_json(
             self.client,
-            self.settings.url,
+            self.settings.url.get_secret_value(),
             body,
             "webhook",
             headers={k: v.get_secret_value() for k, v in self.settings.headers.items()},
