@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 MASK = "********"
+MIN_TOKEN = 12  # a part of a secret URL this long is taken for a token
 
 # query parameters whose values are secrets (matched on the lower-cased name)
 _SECRET_QUERY = re.compile(r"pass|pwd|secret|token|key|sig|auth|credential", re.IGNORECASE)
@@ -79,6 +80,8 @@ def _collect(value: Any, found: set[str]) -> None:
         found.add(secret)
         if isinstance(value, SecretUrl):
             found.update(_url_secrets(secret))
+        elif "://" in secret:  # a URL that is a secret as a whole carries its token in its path or query
+            found.update(_url_tokens(secret))
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _collect(getattr(value, name, None), found)
@@ -112,9 +115,22 @@ def _url_secrets(url: str) -> list[str]:
     return [s for s in secrets if s]
 
 
+def _url_tokens(url: str) -> list[str]:
+    """The path-and-query of a secret URL, and each of its parts long enough to be a token (a server
+    that echoes the path it was called on must not reveal ``/services/T0/B0/<token>``)."""
+    _scheme, _sep, rest = url.partition("://")
+    slash = rest.find("/")
+    if slash < 0:
+        return _url_secrets(url)
+    tail = rest[slash:]
+    parts = re.split(r"[/?&=#]", tail)
+    return [tail, *(part for part in parts if len(part) >= MIN_TOKEN), *_url_secrets(url)]
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of a secret (longest first) and every URL password masked."""
-    for secret in sorted(secrets, key=len, reverse=True):
+    """``text`` with every occurrence of a secret (longest first) and every URL password masked.
+    Secrets shorter than 4 characters are left: masking them would mask ordinary words."""
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return _URL.sub(lambda match: redact_url(match.group(0)), text)
 

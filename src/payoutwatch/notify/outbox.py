@@ -24,6 +24,7 @@ from payoutwatch.notify.channels import Channel, DeliveryError, build_channel
 from payoutwatch.notify.messages import Message, render
 from payoutwatch.notify.routing import channels_for
 from payoutwatch.notify.silences import ActiveSilences
+from payoutwatch.redaction import scrub, secret_values
 from payoutwatch.rules.registry import rule_named
 from payoutwatch.store.tables import channel_health, notifications
 from payoutwatch.vocabulary import Event, NotificationState, Transition
@@ -215,7 +216,8 @@ def _attempt(
         return
     too_old = now - row.created_at > timedelta(hours=settings.notifications.max_age_hours)
     give_up = error.permanent or attempts >= settings.notifications.max_attempts or too_old
-    values: dict[str, Any] = {"attempts": attempts, "last_error": str(error)[:1000]}
+    shown = scrub(str(error), secret_values(settings))  # a remote answer may echo a token it was sent
+    values: dict[str, Any] = {"attempts": attempts, "last_error": shown[:1000]}
     if give_up:
         values["state"] = NotificationState.FAILED.value
         report.failed += 1
@@ -225,8 +227,8 @@ def _attempt(
         values["next_attempt_at"] = now + timedelta(seconds=wait)
         report.retrying += 1
     conn.execute(update(notifications).where(n.id == row.id).values(**values))
-    _channel_result(conn, row.channel, now=now, error=str(error))
-    report.errors.append(f"notification {row.id} to {row.channel}: {error}")
+    _channel_result(conn, row.channel, now=now, error=shown)
+    report.errors.append(f"notification {row.id} to {row.channel}: {shown}")
 
 
 def _silenced_now(conn: Connection, row: Any, *, now: datetime) -> int | None:

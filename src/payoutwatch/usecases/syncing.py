@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import BatchRejected
+from payoutwatch.redaction import scrub
 from payoutwatch.sources.base import Page, Source, SourceError
 from payoutwatch.sources.registry import build_source
 from payoutwatch.store.tables import source_state
@@ -44,13 +45,6 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def scrub(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "********")
-    return message
 
 
 def sync_all(
