@@ -129,7 +129,12 @@ def configuration(store_url: str, echo_url: str, max_manual: int) -> dict[str, A
                 "password": "${CHRONOS_PASSWORD}",
                 **fast,
             },
-            "sidekiq": {"type": "sidekiq", "redis_url": "redis://:${REDIS_PASSWORD}@127.0.0.1:1/0", "job_class": "PayoutJob", **fast},
+            "sidekiq": {
+                "type": "sidekiq",
+                "redis_url": "redis://:${REDIS_PASSWORD}@127.0.0.1:1/0",
+                "job_class": "PayoutJob",
+                **fast,
+            },
             "ledger": {
                 "type": "sql_ledger",
                 "url": "postgresql://reader:${LEDGER_PASSWORD}@127.0.0.1:1/ledger",
