@@ -4,17 +4,24 @@ with "did you mean" for a misspelt name, exit 2, no traceback and nothing writte
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from payoutwatch.cli import app
 from payoutwatch.config import parse_settings
-from payoutwatch.store.engine import open_store
+from payoutwatch.notify.silences import Matcher
 from payoutwatch.usecases.alert_actions import SilenceRejected, add_silence
+from payoutwatch.usecases.tokens import create_token
+from payoutwatch.vocabulary import Role
+from payoutwatch.web.app import create_app
+from tests.conftest import make_settings
 
 runner = CliRunner()
 
@@ -191,12 +198,20 @@ def test_a_silence_on_a_rule_that_does_not_exist_is_refused(tmp_path: Path) -> N
     assert "credential_*" in output and "reserv_breach" not in output
 
 
-def test_the_use_case_refuses_an_unknown_rule_for_every_front_end(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    from payoutwatch.notify.silences import Matcher
-
-    engine = open_store(f"sqlite:///{tmp_path / 'uc.db'}")
+def test_the_use_case_refuses_an_unknown_rule_for_every_front_end(sqlite_store: Engine) -> None:
     with pytest.raises(SilenceRejected, match="did you mean 'source_stale'"):
-        add_silence(engine, Matcher("source_stal", None, None), comment="x", author="a", now=datetime.now(UTC))
-    engine.dispose()
+        add_silence(sqlite_store, Matcher("source_stal", None, None), comment="x", author="a", now=datetime.now(UTC))
+
+
+def test_the_api_refuses_a_silence_on_an_unknown_rule(sqlite_store: Engine) -> None:
+    with sqlite_store.begin() as conn:
+        token = create_token(conn, name="ops-bot", role=Role.OPS, actor="test", now=datetime.now(UTC))[1]
+    now = datetime.now(UTC)
+    client = TestClient(create_app(make_settings(), sqlite_store, now=lambda: now))
+    answer = client.post(
+        "/api/v1/silences",
+        json={"comment": "maintenance", "rule": "reserv_breach"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422
+    assert "did you mean 'reserve_breach'" in answer.text

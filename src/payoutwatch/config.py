@@ -408,17 +408,6 @@ CHANNEL_TYPES.on_change(_rebuild_settings)
 SOURCE_TYPES.on_change(_rebuild_settings)
 
 
-def interpolate(value: Any, path: str = "") -> Any:
-    """Replace ``${NAME}`` (or ``${NAME:-default}``) in every string; every unset name is one error."""
-    from payoutwatch.config_checks import interpolate as interpolate_all
-
-    missing: list[tuple[str, str]] = []
-    result = interpolate_all(value, missing, path)
-    if missing:
-        raise ConfigError("\n".join(f"{where}: environment variable {name} is not set" for where, name in missing))
-    return result
-
-
 def parse_settings(raw: dict[str, Any], *, origin: str = "config") -> Settings:
     """Validate a parsed YAML mapping; every problem is named with its key path, all in one error."""
     from payoutwatch.config_checks import settings_from
