@@ -78,7 +78,7 @@ def test_a_window_out_of_bounds_is_refused_and_nothing_is_written(
     sqlite_store: Engine, window: dict[str, object], message: str
 ) -> None:
     with pytest.raises(SilenceRejected, match=message):
-        add_silence(sqlite_store, Matcher(rule="r"), comment="c", author="a", now=NOW, **window)  # type: ignore[arg-type]
+        add_silence(sqlite_store, Matcher(rule="reserve_breach"), comment="c", author="a", now=NOW, **window)  # type: ignore[arg-type]
     assert audit_rows(sqlite_store) == []
 
 
@@ -86,8 +86,8 @@ def test_a_window_out_of_bounds_is_refused_and_nothing_is_written(
     ("matcher", "comment", "message"),
     [
         (Matcher(), "c", "at least one matcher"),
-        (Matcher(rule="r"), "  ", "needs a comment"),
-        (Matcher(rule="r"), "x" * 2001, "at most 2000"),
+        (Matcher(rule="reserve_breach"), "  ", "needs a comment"),
+        (Matcher(rule="reserve_breach"), "x" * 2001, "at most 2000"),
     ],
 )
 def test_a_silence_needs_a_matcher_and_a_comment(
@@ -111,7 +111,7 @@ def test_a_length_comes_from_a_duration_or_bounded_hours() -> None:
 
 
 def test_expiring_ends_the_silence_now_once_and_is_audited(sqlite_store: Engine) -> None:
-    added = add_silence(sqlite_store, Matcher(rule="r"), comment="c", author="ana", now=NOW)
+    added = add_silence(sqlite_store, Matcher(rule="reserve_breach"), comment="c", author="ana", now=NOW)
     later = NOW + timedelta(minutes=10)
     expire_silence(sqlite_store, added.id, actor="bo", now=later)
     with sqlite_store.connect() as conn:
