@@ -14,14 +14,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from rich.console import Console
 from sqlalchemy import Engine, delete, exists, select
 
-from payoutwatch.clock import iso
 from payoutwatch.config import Settings
-from payoutwatch.metrics import DASHBOARD_NAMES, compute
 from payoutwatch.records import (
     Credential,
     JobRun,
@@ -35,7 +31,7 @@ from payoutwatch.schedule import schedule_of
 from payoutwatch.store.audit import audit
 from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import RECORD_TABLES, audit_log, metadata
-from payoutwatch.vocabulary import PayoutStatus
+from payoutwatch.vocabulary import PayoutStatus, Transition
 
 DEMO_MARK = "demo_build"
 SEED = 2026
@@ -377,42 +373,24 @@ def load(engine: Engine, platform: Platform, settings: Settings, now: datetime) 
             ingest_records(conn, kind, records, schedule=schedule, now=now)
 
 
-def run_demo(engine: Engine, settings: Settings, *, now: datetime, studios: int, console: Console) -> dict[str, Any]:
-    from payoutwatch.cli.render import render_dashboard, render_rows
+@dataclass
+class DemoResult:
+    """What the demo built and what its first evaluation raised."""
+
+    counts: dict[str, int]
+    transitions: list[Transition]
+
+
+def run_demo(engine: Engine, settings: Settings, *, now: datetime, studios: int) -> DemoResult:
+    """Build the sample platform in an empty (or demo) store, evaluate it at ``now`` and deliver.
+
+    Raises ``NotADemoStore`` when the store holds records the demo did not write.
+    """
     from payoutwatch.usecases.evaluation import deliver, evaluate
 
-    try:
-        prepare_store(engine, now)
-    except NotADemoStore as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise SystemExit(2) from None
+    prepare_store(engine, now)
     platform = build_platform(settings, now, studios=studios)
     load(engine, platform, settings, now)
-    counts = {kind: platform.count(kind) for kind in platform.records}
-    console.print(
-        f"[bold]payoutwatch demo[/bold]: built a sample platform as of {iso(now)}: "
-        + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
-    )
     transitions = evaluate(engine, settings, at=now, now=now)
     deliver(engine, settings, now=lambda: now)
-    with engine.connect() as conn:
-        for name in DASHBOARD_NAMES:
-            render_dashboard(name, compute(name, conn, now, settings), console, settings.currency)
-    rows = [
-        {
-            "key": t.key,
-            "event": t.event.value if t.event else "",
-            "stage": t.stage or "",
-            "severity": t.severity,
-            "owner": t.owner,
-            "summary": t.summary,
-        }
-        for t in transitions
-    ]
-    if rows:
-        render_rows("open alerts", rows, console)
-    console.print(
-        f"\nStore: {settings.store.url}. Try: payoutwatch alerts · payoutwatch dashboard reserves "
-        "· payoutwatch dashboard payout_health --json"
-    )
-    return counts
+    return DemoResult({kind: platform.count(kind) for kind in platform.records}, transitions)

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from payoutwatch.cli import app
-from payoutwatch.reports.reconciliation import reconciliation, to_csv
+from payoutwatch.metrics.reconciliation import reconciliation
+from payoutwatch.reports.reconciliation import to_csv
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import audit_log, reconciliation_signoffs
 from tests.conftest import make_settings, utc

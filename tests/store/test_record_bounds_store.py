@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select
 
 from payoutwatch.config import Settings
 from payoutwatch.metrics import DASHBOARD_NAMES, compute
+from payoutwatch.metrics.reconciliation import reconciliation
 from payoutwatch.reports.quarterly import quarterly
-from payoutwatch.reports.reconciliation import reconciliation
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.store.tables import alerts, credentials

@@ -8,6 +8,7 @@ import typer
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
+from payoutwatch.cli.render import render_dashboard, render_rows
 
 config_app = typer.Typer(no_args_is_help=True, help="Validate or show the configuration.")
 app.add_typer(config_app, name="config")
@@ -83,12 +84,11 @@ def demo(
     port: Annotated[int, typer.Option(help="With --serve: port to listen on.")] = 8000,
 ) -> None:
     """Build a realistic sample platform in the store, evaluate it and show the dashboards."""
-    from payoutwatch.demo import run_demo
     from payoutwatch.usecases import tokens
     from payoutwatch.vocabulary import Role
 
     inv = invocation(ctx)
-    run_demo(inv.engine, inv.settings, now=inv.now(), studios=studios, console=inv.terminal.out)
+    _show_demo(inv, studios)
     if serve_after:
         created = tokens.create(inv.engine, name="demo-admin", role=Role.ADMIN, actor="demo", now=inv.now())
         inv.terminal.out.print(
@@ -97,3 +97,41 @@ def demo(
             highlight=False,
         )
         _serve(inv, host, port)
+
+
+def _show_demo(inv: Invocation, studios: int) -> None:
+    """Build the sample platform, then print what was built, the four dashboards and the open alerts."""
+    from payoutwatch.clock import iso
+    from payoutwatch.demo import NotADemoStore, run_demo
+    from payoutwatch.metrics import DASHBOARD_NAMES, compute
+
+    now = inv.now()
+    try:
+        result = run_demo(inv.engine, inv.settings, now=now, studios=studios)
+    except NotADemoStore as exc:
+        inv.fail(str(exc), code=2)
+    out = inv.terminal.out
+    out.print(
+        f"[bold]payoutwatch demo[/bold]: built a sample platform as of {iso(now)}: "
+        + ", ".join(f"{n:,} {kind}" for kind, n in result.counts.items())
+    )
+    with inv.engine.connect() as conn:
+        for name in DASHBOARD_NAMES:
+            render_dashboard(name, compute(name, conn, now, inv.settings), out, inv.settings.currency)
+    rows = [
+        {
+            "key": t.key,
+            "event": t.event.value if t.event else "",
+            "stage": t.stage or "",
+            "severity": t.severity,
+            "owner": t.owner,
+            "summary": t.summary,
+        }
+        for t in result.transitions
+    ]
+    if rows:
+        render_rows("open alerts", rows, out)
+    out.print(
+        f"\nStore: {inv.settings.store.url}. Try: payoutwatch alerts · payoutwatch dashboard reserves "
+        "· payoutwatch dashboard payout_health --json"
+    )

@@ -187,7 +187,8 @@ def report_reconciliation(
     out_file: Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Ledger payouts against PSP transfers for one cycle: matched, missing, mismatched, reversed, orphans."""
-    from payoutwatch.reports.reconciliation import reconciliation, to_csv
+    from payoutwatch.metrics.reconciliation import reconciliation
+    from payoutwatch.reports.reconciliation import to_csv
     from payoutwatch.reports.render import render
 
     inv = invocation(ctx)
@@ -217,7 +218,7 @@ def reconcile_sign_off(
 
 
 def _cycle(inv: Invocation, value: str) -> datetime:
-    from payoutwatch.reports.reconciliation import cycle_on
+    from payoutwatch.metrics.reconciliation import cycle_on
 
     try:
         return cycle_on(date.fromisoformat(value), inv.settings)

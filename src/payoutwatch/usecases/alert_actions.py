@@ -7,7 +7,7 @@
 - ``review_alert``: Finance's review mark on an alert's latest episode (``LookupError``).
 - ``sign_off_cycle``: Finance's reconciliation sign-off of one cycle (``ValueError`` before its run finished
   or if already signed).
-  Its figures come from ``reports.reconciliation`` (where the reconciliation figures live).
+  Its figures come from ``metrics.reconciliation``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from payoutwatch.clock import iso, to_utc
 from payoutwatch.config import Settings
+from payoutwatch.metrics.reconciliation import reconciliation
 from payoutwatch.notify import silences
 from payoutwatch.notify.outbox import enqueue
-from payoutwatch.reports.reconciliation import reconciliation
 from payoutwatch.rules.engine import acknowledge, resolve_by_person
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import alert_reviews, alerts, job_runs, reconciliation_signoffs
