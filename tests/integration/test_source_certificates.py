@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import Engine
 
 from payoutwatch.metrics import compute
-from payoutwatch.usecases.syncing import sync_source
+from payoutwatch.usecases.syncing import source_listing, sync_source
 from tests.certs import make_certificate, write
 from tests.conftest import make_settings, utc
 
@@ -102,3 +102,26 @@ def test_bad_files_and_passwords_fail_clearly_without_the_password(
     assert "not a DER, PEM or PKCS#12 certificate" in str(sync_source(store, junk, "certs", now=lambda: NOW).error)
     missing = make_settings(sources={"certs": {"type": "certificates", "paths": [str(tmp_path / "gone.pem")]}})
     assert "not found" in str(sync_source(store, missing, "certs", now=lambda: NOW).error)
+
+
+def test_one_unreadable_file_in_a_glob_is_reported_by_name_and_the_others_are_stored(
+    store: Engine, tmp_path: Path
+) -> None:
+    good, key = make_certificate("Apple Pay Payment Processing:merchant.y", utc(2025, 1, 1), utc(2027, 2, 1))
+    write(tmp_path / "apple_pay.cer", good, key)
+    other, key2 = make_certificate("Merchant ID: merchant.y", utc(2025, 1, 1), utc(2027, 3, 1))
+    write(tmp_path / "merchant_id.cer", other, key2)
+    (tmp_path / "truncated.cer").write_bytes(b"\x30\x82\x01")  # the start of a DER sequence, cut short
+    settings = make_settings(sources={"certs": {"type": "certificates", "paths": [str(tmp_path / "*.cer")]}})
+    result = sync_source(store, settings, "certs", now=lambda: NOW)
+    assert result.ok and result.counts == {"credentials": 2}, result.error
+    assert result.warnings == [f"{tmp_path / 'truncated.cer'}: not a DER, PEM or PKCS#12 certificate"]
+    with store.connect() as conn:
+        ids = {c["credential_id"] for c in compute("credentials", conn, NOW, settings)["credentials"]}
+    assert ids == {"apple_pay", "merchant_id"}
+    [listed] = source_listing(store, settings)
+    assert listed["state"] == "ok" and listed["warnings"] == result.warnings
+    (tmp_path / "truncated.cer").unlink()
+    assert sync_source(store, settings, "certs", now=lambda: NOW).warnings == []
+    [listed] = source_listing(store, settings)
+    assert listed["warnings"] == []  # the warning goes once the file is fixed

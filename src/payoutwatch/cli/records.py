@@ -65,6 +65,8 @@ def sync(
         counts = ", ".join(f"{n} {kind}" for kind, n in r.counts.items()) or "no records"
         if r.ok:
             inv.terminal.say(f"{r.source}: ok, {counts} in {r.duration_s:.2f} s")
+            for warning in r.warnings:
+                inv.terminal.warn(f"{r.source}: warning: {warning}")
         else:
             inv.terminal.warn(f"{r.source}: FAILED after {r.duration_s:.2f} s: {r.error}")
     if not all(r.ok for r in results):

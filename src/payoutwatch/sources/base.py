@@ -30,6 +30,8 @@ class Page:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     cursor: dict[str, Any] | None = None
     facts: dict[str, int] = field(default_factory=dict)  # what the source reports besides records
+    # problems of single items (a bad file, a run's unreadable figures): the rest of the page is still written
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, kind: str, record: dict[str, Any]) -> None:
         self.records.setdefault(kind, []).append(record)

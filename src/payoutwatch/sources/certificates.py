@@ -3,6 +3,10 @@
 ``notAfter`` is the expiry, ``notBefore`` the creation of the version, the SHA-256 fingerprint is
 recorded; Apple Pay payment-processing and merchant-identity certificates are recognised from
 their subject. Only the certificate is read: a PKCS#12 private key is never kept or shown.
+
+A file that cannot be read as a certificate is reported by name as a warning of the sync (shown by
+``payoutwatch sources``) and the other files are still read and stored; only when no file could be
+read at all does the sync fail.
 """
 
 from __future__ import annotations
@@ -42,8 +46,15 @@ class CertificatesSource(SourceBase):
         return [p if isinstance(p, CertificatePath) else CertificatePath(path=p) for p in self.paths]
 
 
+class UnreadableCertificate(SourceError):
+    """One file is not a certificate (or its PKCS#12 password is wrong): a problem of that file only."""
+
+
 def load_certificate(path: Path, password_env: str | None) -> x509.Certificate:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableCertificate(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     if path.suffix.lower() in (".p12", ".pfx"):
         password = None
         if password_env:
@@ -53,16 +64,18 @@ def load_certificate(path: Path, password_env: str | None) -> x509.Certificate:
         try:
             _key, cert, _extra = pkcs12.load_key_and_certificates(data, password)
         except ValueError:
-            raise SourceError(f"{path}: not a PKCS#12 file, or the password is wrong", permanent=True) from None
+            raise UnreadableCertificate(
+                f"{path}: not a PKCS#12 file, or the password is wrong", permanent=True
+            ) from None
         if cert is None:
-            raise SourceError(f"{path}: the PKCS#12 file holds no certificate", permanent=True)
+            raise UnreadableCertificate(f"{path}: the PKCS#12 file holds no certificate", permanent=True)
         return cert
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
             return x509.load_pem_x509_certificates(data)[0]  # the leaf comes first
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise SourceError(f"{path}: not a DER, PEM or PKCS#12 certificate", permanent=True) from None
+        raise UnreadableCertificate(f"{path}: not a DER, PEM or PKCS#12 certificate", permanent=True) from None
 
 
 def describe(cert: x509.Certificate) -> tuple[str, bool]:
@@ -86,7 +99,12 @@ class Certificates:
         page = Page()
         for entry in self.config.entries():
             for path in self._files(entry):
-                page.add("credentials", self._record(entry, path))
+                try:
+                    page.add("credentials", self._record(entry, path))
+                except UnreadableCertificate as exc:
+                    page.warnings.append(str(exc))
+        if page.warnings and not page.count():
+            raise SourceError("no certificate could be read: " + "; ".join(page.warnings), permanent=True)
         yield page
 
     def _files(self, entry: CertificatePath) -> list[Path]:

@@ -39,6 +39,7 @@ class SyncResult:
     source: str
     counts: dict[str, int] = field(default_factory=dict)
     facts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # problems of single items; the sync still succeeded
     error: str | None = None
     duration_s: float = 0.0
 
@@ -126,6 +127,7 @@ def _write(engine: Engine, settings: Settings, name: str, page: Page, now: datet
     for batch in stored:
         result.counts[batch.kind] = result.counts.get(batch.kind, 0) + batch.valid
     result.facts.update(page.facts)
+    result.warnings += page.warnings
 
 
 def _cursor(engine: Engine, name: str) -> dict[str, Any] | None:
@@ -161,7 +163,11 @@ def _record(engine: Engine, name: str, result: SyncResult, now: datetime) -> Non
                 last_success_at=now,
                 last_error=None,
                 consecutive_failures=0,
-                last_counts={**result.counts, **({"facts": result.facts} if result.facts else {})},
+                last_counts={
+                    **result.counts,
+                    **({"facts": result.facts} if result.facts else {}),
+                    **({"warnings": result.warnings} if result.warnings else {}),
+                },
                 last_duration_s=result.duration_s,
             )
             return
@@ -201,6 +207,7 @@ def source_listing(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
                 "last_error": s.last_error if s else None,
                 "consecutive_failures": s.consecutive_failures if s else 0,
                 "last_counts": s.last_counts if s else None,
+                "warnings": ((s.last_counts or {}).get("warnings") or []) if s and s.state == SyncState.OK else [],
                 "last_duration_s": s.last_duration_s if s else None,
                 "interval_minutes": config.interval_minutes,
                 "max_staleness_minutes": config.staleness_minutes,
