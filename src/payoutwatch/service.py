@@ -5,6 +5,13 @@ the schedule survives restarts and is shared by replicas); evaluation runs every
 ``service.evaluate_interval_seconds``; due notifications go out on every tick. ``serve`` runs
 ``run_loop`` in a thread next to the web app (issue 4) and stops it when the app shuts down;
 ``tick`` is one pass, for tests and one-shot use.
+
+One bad part never stops the rest (DESIGN §10): each source's sync, the evaluation, the delivery
+pass and the scheduled report run in their own containment; whatever one raises is logged, counted
+in ``payoutwatch_loop_errors_total{part}`` and recorded against that part (a source's failure in
+``source_state``, a channel's on its outbox row), and the tick goes on. An evaluation records its
+instant and clock in ``evaluation_marks`` (``/readyz`` of every replica reads it); a tick that
+evaluated (when due) and delivered sends the dead-man's switch, ``GET service.heartbeat_url``.
 """
 
 from __future__ import annotations
@@ -12,14 +19,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine, text
 
 from payoutwatch.config import Settings
+from payoutwatch.loop_errors import LOOP_ERRORS, LoopPart
 from payoutwatch.reports.scheduled import run_scheduled
 from payoutwatch.usecases.evaluation import deliver, evaluate
 from payoutwatch.usecases.syncing import SyncResult, source_states, sync_source
@@ -38,7 +47,21 @@ class TickReport:
     evaluated: bool = False
     transitions: int = 0
     sent: int = 0
+    delivered: bool = False  # the delivery pass completed (rows may still have failed, each recorded)
     weekly_sent: bool = False
+    heartbeat_sent: bool = False
+    failed_parts: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def contained(report: TickReport, part: LoopPart, what: str) -> Iterator[None]:
+    """Run one part of the tick: an exception is logged, counted and noted, and the tick goes on."""
+    try:
+        yield
+    except Exception:
+        logger.exception("%s failed; the rest of the tick goes on", what)
+        LOOP_ERRORS.count(part)
+        report.failed_parts.append(what)
 
 
 def due_sources(engine: Engine, settings: Settings, now: datetime) -> list[str]:
@@ -51,23 +74,63 @@ def due_sources(engine: Engine, settings: Settings, now: datetime) -> list[str]:
     ]
 
 
-def tick(engine: Engine, settings: Settings, state: LoopState, *, clock: Callable[[], datetime]) -> TickReport:
-    report = TickReport()
+def _sync_due(engine: Engine, settings: Settings, report: TickReport, clock: Callable[[], datetime]) -> None:
     for name in due_sources(engine, settings, clock()):
-        result = sync_source(engine, settings, name, now=clock)
-        report.synced.append(result)
-        if not result.ok:
-            logger.warning("source %s failed: %s", name, result.error)
+        with contained(report, LoopPart.SOURCE, f"source {name}"):
+            result = sync_source(engine, settings, name, now=clock)
+            report.synced.append(result)
+            if not result.ok:  # recorded in source_state by sync_source; counted here
+                logger.warning("source %s failed: %s", name, result.error)
+                LOOP_ERRORS.count(LoopPart.SOURCE)
+
+
+def tick(
+    engine: Engine,
+    settings: Settings,
+    state: LoopState,
+    *,
+    clock: Callable[[], datetime],
+    client: httpx.Client | None = None,
+) -> TickReport:
+    report = TickReport()
+    with contained(report, LoopPart.SOURCE, "choosing the due sources"):
+        _sync_due(engine, settings, report, clock)
     now = clock()
     interval = timedelta(seconds=settings.service.evaluate_interval_seconds)
-    if state.last_evaluation is None or now - state.last_evaluation >= interval:
-        report.transitions = len(evaluate(engine, settings, at=now, now=now))
-        state.last_evaluation = now
-        report.evaluated = True
-    delivery, _raised = deliver(engine, settings, now=clock)
-    report.sent = delivery.sent
-    report.weekly_sent = run_scheduled(engine, settings, now=clock())
+    due = state.last_evaluation is None or now - state.last_evaluation >= interval
+    if due:
+        with contained(report, LoopPart.EVALUATE, "evaluation"):
+            report.transitions = len(evaluate(engine, settings, at=now, now=now))  # recorded in the store
+            state.last_evaluation = now
+            report.evaluated = True
+    with contained(report, LoopPart.DELIVER, "delivery"):
+        delivery, _raised = deliver(engine, settings, now=clock, client=client)
+        report.sent = delivery.sent
+        report.delivered = True
+    with contained(report, LoopPart.REPORT, "the scheduled weekly report"):
+        report.weekly_sent = run_scheduled(engine, settings, now=clock())
+    if report.delivered and (report.evaluated or not due):
+        report.heartbeat_sent = send_heartbeat(settings, client=client)
     return report
+
+
+def send_heartbeat(settings: Settings, *, client: httpx.Client | None = None) -> bool:
+    """``GET service.heartbeat_url`` (when set); a failure is logged and counted, never raised."""
+    url = settings.service.heartbeat_url
+    if url is None:
+        return False
+    timeout = settings.service.heartbeat_timeout_seconds
+    try:
+        if client is None:
+            response = httpx.get(url, timeout=timeout, follow_redirects=True)
+        else:
+            response = client.get(url, timeout=timeout, follow_redirects=True)
+        response.raise_for_status()
+    except Exception as exc:
+        logger.warning("the heartbeat to service.heartbeat_url failed: %s", type(exc).__name__)
+        LOOP_ERRORS.count(LoopPart.HEARTBEAT)
+        return False
+    return True
 
 
 LEADER_LOCK_KEY = 0x70617977  # "payw": one leader per store

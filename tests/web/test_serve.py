@@ -77,7 +77,10 @@ def test_serve_answers_gets_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        assert ready is not None and ready.json() == {"status": "ready", "leader": True}  # SQLite: the only process
+        assert ready is not None and ready.status_code == 200
+        answer = ready.json()
+        assert (answer["status"], answer["leader"]) == ("ready", True)  # SQLite: the only process
+        assert answer["last_evaluation"] is not None  # the loop's evaluation, recorded in the store
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/alerts").status_code == 401
         assert "payoutwatch_alerts_firing" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:

@@ -94,3 +94,34 @@ def test_the_limiter_forgets_last_minute_and_shares_one_count_beyond_its_table()
     limiter.refused("d", START)
     assert limiter.exceeded("e", START)
     assert not limiter.exceeded("a", START + timedelta(minutes=1))
+
+
+def test_a_signed_event_with_a_malformed_object_is_refused_cleanly_and_writes_nothing(store: Engine) -> None:
+    settings = make_settings(
+        sources={
+            "stripe": {
+                "type": "stripe",
+                "api_key": "rk_x",
+                "webhook_secrets": [SECRET],
+                "platform_reserve_threshold_cents": 100,
+            }
+        }
+    )
+    client = TestClient(create_app(settings, store, now=lambda: START))
+    stamp = int(START.timestamp())
+    good = {"id": "tr_1", "amount": 100, "currency": "cad", "created": stamp}
+    bodies = [
+        {"id": "evt_1", "type": "balance.available", "created": 10**30, "data": {"object": {"available": []}}},
+        {"id": "evt_2", "type": "transfer.created", "data": {"object": {**good, "created": 10**30}}},
+        {"id": "evt_3", "type": "transfer.created", "data": {"object": {**good, "created": "soon"}}},
+        {"id": "evt_4", "type": "transfer.created", "data": {"object": {**good, "amount": None}}},
+        {"id": "evt_5", "type": "payout.paid", "data": {"object": "not an object"}},
+        {"id": "evt_6", "type": "payout.paid", "data": {"object": {"currency": "cad"}}},
+    ]
+    for payload in bodies:
+        body = json.dumps(payload).encode()
+        header = f"t={stamp},v1={sign(body, SECRET, stamp)}"
+        answer = client.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": header})
+        assert answer.status_code == 422, (payload, answer.text)
+    with store.connect() as conn:
+        assert conn.execute(select(transfers)).all() == []

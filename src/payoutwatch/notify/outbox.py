@@ -1,25 +1,38 @@
 """The persistent outbox: a notification is a row before it is a request.
 
 ``enqueue`` writes one row per (transition, channel) in the caller's transaction. ``deliver_due``
-sends due rows one at a time in their own transaction (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL), in order per alert and channel, with exponential backoff and jitter, honouring
-``Retry-After``; permanent errors fail at once; ``max_attempts`` / ``max_age`` bound the retries.
+sends due rows one at a time, in order per alert and channel, with exponential backoff and jitter,
+honouring ``Retry-After``; permanent errors fail at once; ``max_attempts`` / ``max_age`` bound the
+retries.
+
+A row is claimed before it is sent, as healthchecks does: a conditional update sets ``claimed_by`` /
+``claimed_until`` only while the row is still pending and unclaimed (or its claim expired), and is
+committed before the send (the candidate is picked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+writers are serialised by ``BEGIN IMMEDIATE``). So two deliverers on one store never send the same
+row; the result is recorded in a second transaction, which releases the claim. A process killed
+between send and record leaves a claim that expires after ``CLAIM_SECONDS``; the row is then sent
+again, which PagerDuty (dedup key) and Jira (label search) absorb.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from payoutwatch.clock import parse_instant
 from payoutwatch.config import Settings
+from payoutwatch.loop_errors import LOOP_ERRORS, LoopPart
 from payoutwatch.notify.channels import Channel, DeliveryError, build_channel
 from payoutwatch.notify.messages import Message, render
 from payoutwatch.notify.routing import channels_for
@@ -28,6 +41,9 @@ from payoutwatch.redaction import scrub, secret_values
 from payoutwatch.rules.registry import rule_named
 from payoutwatch.store.tables import channel_health, notifications
 from payoutwatch.vocabulary import Event, NotificationState, Transition
+
+logger = logging.getLogger("payoutwatch.outbox")
+CLAIM_SECONDS = 300  # longer than any one send (each channel's requests time out well before)
 
 
 def _resolved_channels(conn: Connection, alert_id: int) -> list[str]:
@@ -134,7 +150,7 @@ def _next_due(conn: Connection, *, now: datetime, retry_now: bool, skip: set[int
             earlier.c.id < n.id,
         )
     )
-    q = select(notifications).where(n.state == NotificationState.PENDING.value, ~blocked_by_earlier)
+    q = select(notifications).where(n.state == NotificationState.PENDING.value, _unclaimed(now), ~blocked_by_earlier)
     if not retry_now:
         q = q.where(n.next_attempt_at <= now)
     if skip:
@@ -143,6 +159,50 @@ def _next_due(conn: Connection, *, now: datetime, retry_now: bool, skip: set[int
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True, of=notifications)
     return conn.execute(q).first()
+
+
+def _unclaimed(now: datetime) -> Any:
+    n = notifications.c
+    return or_(n.claimed_until.is_(None), n.claimed_until < now)
+
+
+def deliverer_id() -> str:
+    """Who holds a claim: host, process and thread (several deliverers may share a process in tests)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:200]
+
+
+def claim_next(
+    engine: Engine, *, now: datetime, retry_now: bool, skip: set[int], claimant: str, report: DeliveryReport
+) -> Any:
+    """The next due row, claimed for ``claimant`` and committed; ``None`` when nothing is due.
+
+    The claim is a conditional update (still pending, no live claim): a row another deliverer claimed
+    between the pick and the update is skipped, never sent twice. A row a silence now covers is
+    suppressed instead (DESIGN §6: silences are checked again before each send)."""
+    n = notifications.c
+    while True:
+        with engine.begin() as conn:
+            row = _next_due(conn, now=now, retry_now=retry_now, skip=skip)
+            if row is None:
+                return None
+            silence = _silenced_now(conn, row, now=now)
+            if silence is not None:  # a silence that started while the row waited
+                suppressed = conn.execute(
+                    update(notifications)
+                    .where(n.id == row.id, n.state == NotificationState.PENDING.value, _unclaimed(now))
+                    .values(state=NotificationState.SUPPRESSED.value, silence_id=silence)
+                ).rowcount
+                report.suppressed += suppressed
+                skip.add(row.id)
+                continue
+            claimed = conn.execute(
+                update(notifications)
+                .where(n.id == row.id, n.state == NotificationState.PENDING.value, _unclaimed(now))
+                .values(claimed_by=claimant, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+            ).rowcount
+        if claimed == 1:
+            return row
+        skip.add(row.id)
 
 
 def deliver_due(
@@ -160,56 +220,60 @@ def deliver_due(
     own_client = client is None
     http = client or httpx.Client(follow_redirects=False)
     channels: dict[str, Channel] = {}
+    claimant = deliverer_id()
     try:
         for _ in range(limit):
+            row = claim_next(engine, now=now(), retry_now=retry_now, skip=attempted, claimant=claimant, report=report)
+            if row is None:
+                break
+            attempted.add(row.id)
+            error = _send(row, settings, channels, http)
             with engine.begin() as conn:
-                row = _next_due(conn, now=now(), retry_now=retry_now, skip=attempted)
-                if row is None:
-                    break
-                attempted.add(row.id)
-                _attempt(conn, row, settings, channels, http, now=now(), report=report)
+                _record_attempt(conn, row, error, settings, now=now(), report=report)
     finally:
         if own_client:
             http.close()
     return report
 
 
-def _attempt(
-    conn: Connection,
-    row: Any,
-    settings: Settings,
-    channels: dict[str, Channel],
-    http: httpx.Client,
-    *,
-    now: datetime,
-    report: DeliveryReport,
-) -> None:
-    n = notifications.c
-    silence = _silenced_now(conn, row, now=now)
-    if silence is not None:  # a silence that started while the row waited (DESIGN §6: checked before each send)
-        conn.execute(
-            update(notifications)
-            .where(n.id == row.id)
-            .values(state=NotificationState.SUPPRESSED.value, silence_id=silence)
-        )
-        report.suppressed += 1
-        return
-    attempts = row.attempts + 1
+def _send(row: Any, settings: Settings, channels: dict[str, Channel], http: httpx.Client) -> DeliveryError | None:
+    """Send one claimed row (outside any transaction); the error to record, or ``None`` once sent.
+
+    Whatever a channel raises is that row's failure: it is recorded on the row (and counts toward
+    ``notification_failing``) and the other rows are still delivered."""
     try:
         if row.channel not in channels:
             channels[row.channel] = build_channel(row.channel, settings.channel(row.channel), http)
         channels[row.channel].send(Message.from_json(row.message))
     except KeyError:
-        error: DeliveryError | None = DeliveryError(f"no channel named {row.channel!r} in the config", permanent=True)
+        return DeliveryError(f"no channel named {row.channel!r} in the config", permanent=True)
     except DeliveryError as exc:
-        error = exc
-    else:
-        error = None
+        return exc
+    except Exception as exc:
+        logger.exception("channel %s raised an unexpected error sending notification %s", row.channel, row.id)
+        LOOP_ERRORS.count(LoopPart.CHANNEL)
+        return DeliveryError(f"unexpected error in the channel ({type(exc).__name__}): {exc}")
+    return None
+
+
+def _record_attempt(
+    conn: Connection,
+    row: Any,
+    error: DeliveryError | None,
+    settings: Settings,
+    *,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    """Record the outcome of one send and release the row's claim."""
+    n = notifications.c
+    attempts = row.attempts + 1
+    released = {"claimed_by": None, "claimed_until": None}
     if error is None:
         conn.execute(
             update(notifications)
             .where(n.id == row.id)
-            .values(state=NotificationState.SENT.value, attempts=attempts, sent_at=now, last_error=None)
+            .values(state=NotificationState.SENT.value, attempts=attempts, sent_at=now, last_error=None, **released)
         )
         _channel_result(conn, row.channel, now=now, error=None)
         report.sent += 1
@@ -217,7 +281,7 @@ def _attempt(
     too_old = now - row.created_at > timedelta(hours=settings.notifications.max_age_hours)
     give_up = error.permanent or attempts >= settings.notifications.max_attempts or too_old
     shown = scrub(str(error), secret_values(settings))  # a remote answer may echo a token it was sent
-    values: dict[str, Any] = {"attempts": attempts, "last_error": shown[:1000]}
+    values: dict[str, Any] = {"attempts": attempts, "last_error": shown[:1000], **released}
     if give_up:
         values["state"] = NotificationState.FAILED.value
         report.failed += 1

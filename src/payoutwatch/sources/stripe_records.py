@@ -13,8 +13,18 @@ from typing import Any
 FAILED_PAYOUT = {"failed", "canceled"}
 
 
-def _when(created: int) -> str:
-    return datetime.fromtimestamp(int(created), UTC).isoformat()
+def unix_instant(created: Any) -> datetime:
+    """A Stripe ``created`` (Unix seconds) as an instant; ``ValueError`` for anything that is not one."""
+    if isinstance(created, bool) or not isinstance(created, int | str):
+        raise ValueError(f"created {created!r} is not a Unix time")
+    try:
+        return datetime.fromtimestamp(int(created), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"created {str(created)[:40]!r} is not a Unix time in range") from None
+
+
+def _when(created: Any) -> str:
+    return unix_instant(created).isoformat()
 
 
 def transfer_record(obj: Any) -> dict[str, Any]:

@@ -1,21 +1,30 @@
 """Engines: nothing happens at import time; ``open_store`` connects and migrates.
 
-SQLite runs in WAL mode with a busy timeout so a CLI call and ``serve`` can share a file.
-PostgreSQL URLs are normalised to the psycopg 3 driver.
+SQLite runs in WAL mode with a busy timeout so CLI calls and ``serve`` can share a file: every
+transaction starts with ``BEGIN IMMEDIATE``, so a writer takes the write lock up front and waits for
+it (busy timeout, then a few bounded retries) instead of failing later with "database is locked"
+when a read transaction turns into a write. PostgreSQL URLs are normalised to the psycopg 3 driver.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
+BUSY_TIMEOUT_SECONDS = 30
+LOCK_RETRIES = 4  # after the busy timeout: BEGIN IMMEDIATE waits at most (1 + LOCK_RETRIES) x 30 s
+
+logger = logging.getLogger("payoutwatch.store")
 
 
 def normalise_url(url: str) -> str:
@@ -45,10 +54,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         file = _sqlite_file(url)
         if read_only and file is not None:
             return _sqlite_reader(file, **kwargs)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # let SQLAlchemy emit BEGIN itself so transactions really are transactions
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", begin_immediate)
         return engine
     # JIT compilation costs more than it saves on dashboard-sized queries
     return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs)
@@ -80,12 +89,25 @@ def _sqlite_reader(file: Path, **kwargs: Any) -> Engine:
     return create_engine("sqlite://", creator=connect, **kwargs)
 
 
+def begin_immediate(conn: Connection, *, retries: int = LOCK_RETRIES) -> None:
+    """Start a SQLite transaction holding the write lock, waiting for it instead of failing."""
+    for attempt in range(retries + 1):
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "database is locked" not in str(exc) or attempt == retries:
+                raise
+            logger.warning("the SQLite store stayed locked for %s s; waiting again", BUSY_TIMEOUT_SECONDS)
+            time.sleep(0.05 * (attempt + 1))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" listener starts transactions
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 

@@ -228,6 +228,8 @@ notifications = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Column("silence_id", Integer),
+    Column("claimed_by", String(200), comment="the deliverer sending this row now (host:pid:thread)"),
+    Column("claimed_until", UtcDateTime, comment="the claim's expiry; a later deliverer may take the row then"),
     # the outbox scan: pending rows by due time
     Index("ix_notifications_due", "state", "next_attempt_at"),
     Index("ix_notifications_alert_channel", "alert_id", "channel"),

@@ -52,6 +52,13 @@ def latest_evaluated(conn: Connection) -> datetime | None:
     return value
 
 
+def last_completed_evaluation(conn: Connection) -> datetime | None:
+    """The clock when the last evaluation (by any process on the store) completed; None before the first."""
+    query = select(evaluation_marks.c.recorded_at).where(evaluation_marks.c.name == ALERTS_MARK)
+    value: datetime | None = conn.execute(query).scalar()
+    return value
+
+
 def check_instant(conn: Connection, at: datetime, *, now: datetime, allow_future: bool = False) -> None:
     """Refuse an explicit ``at`` earlier than the latest instant evaluated, or too far after the clock."""
     latest = latest_evaluated(conn)

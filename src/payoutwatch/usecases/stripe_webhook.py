@@ -14,14 +14,15 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
 from payoutwatch.config import Settings
+from payoutwatch.records import BatchRejected, RecordError
 from payoutwatch.sources.stripe_api import StripeSource
-from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record
+from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record, unix_instant
 from payoutwatch.store.audit import audit_counted
 from payoutwatch.store.tables import webhook_events
 from payoutwatch.usecases.ingestion import store_records
@@ -91,7 +92,7 @@ def records_of(event: dict[str, Any], config: StripeSource, currency: str) -> di
     if kind.startswith("payout.") and str(obj.get("currency", "")).upper() == currency:
         return {"transfers": [payout_record(obj)]}
     if kind == "balance.available" and config.platform_reserve_threshold_cents is not None:
-        as_of = datetime.fromtimestamp(int(event.get("created", 0)), UTC)
+        as_of = unix_instant(event.get("created", 0))
         return {
             "reserve_snapshots": [
                 platform_snapshot(obj.get("available") or [], currency, config.platform_reserve_threshold_cents, as_of)
@@ -135,12 +136,22 @@ def handle(
         if conn.execute(select(webhook_events.c.event_id).where(webhook_events.c.event_id == event_id)).first():
             return WebhookOutcome(event_id, kind, applied=False, records=0)
         count = 0
-        for record_kind, rows in (records_of(event, config, settings.currency) if kind in HANDLED else {}).items():
+        for record_kind, rows in (_records(event, config, settings.currency) if kind in HANDLED else {}).items():
             count += store_records(conn, settings, record_kind, list(enumerate(rows, 1)), now=now, unit="event").valid
         conn.execute(
             insert(webhook_events).values(event_id=event_id, source=source, type=kind, received_at=now, records=count)
         )
     return WebhookOutcome(event_id, kind, applied=count > 0, records=count)
+
+
+def _records(event: dict[str, Any], config: StripeSource, currency: str) -> dict[str, list[dict[str, Any]]]:
+    """``records_of``, with a signed but malformed event (wrong types, missing fields, a ``created`` out of
+    range) refused as a rejected batch instead of failing the request."""
+    try:
+        return records_of(event, config, currency)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        problem = f"not a well-formed {str(event.get('type'))[:60]} event ({type(exc).__name__}: {str(exc)[:200]})"
+        raise BatchRejected("event", [RecordError(1, "data.object", problem, unit="event")]) from None
 
 
 def record_refusal(

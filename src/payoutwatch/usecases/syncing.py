@@ -3,11 +3,14 @@
 A pull that times out or fails transiently is retried with backoff inside the sync; a page with
 an invalid record is refused whole (nothing of it written, cursor unchanged); the outcome —
 success with counts, or the error with secrets scrubbed — is stored in ``source_state`` and
-drives the ``source_stale`` rule.
+drives the ``source_stale`` rule. Any other exception a source raises (a bug, or a remote answering
+garbage the client code did not expect) is a failed sync of that source too, recorded the same way:
+one source can never stop the others, nor the evaluation that follows.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ from payoutwatch.store.tables import source_state
 from payoutwatch.usecases.ingestion import store_records
 
 MAX_REPORTED_PROBLEMS = 5
+
+logger = logging.getLogger("payoutwatch.sync")
 
 
 class SyncState(StrEnum):
@@ -75,10 +80,20 @@ def sync_source(
         source = build_source(name, settings)
         _pull(engine, settings, name, source, result, now=now, sleep=sleep)
     except (SourceError, BatchRejected, OSError, ValueError) as exc:
-        result.error = scrub(_describe(exc), source.secrets() if source else [])
+        result.error = scrub(_describe(exc), _secrets(source))
+    except Exception as exc:  # whatever else a source raises is that source's failure, recorded like the rest
+        logger.exception("source %s raised an unexpected error", name)
+        result.error = scrub(f"unexpected error ({type(exc).__name__}): {_describe(exc)}", _secrets(source))
     result.duration_s = round(time.monotonic() - started, 3)
     _record(engine, name, result, now())
     return result
+
+
+def _secrets(source: Source | None) -> list[str]:
+    try:
+        return source.secrets() if source else []
+    except Exception:  # a source broken enough to fail here still has its failure recorded
+        return []
 
 
 def _pull(

@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from payoutwatch.config import Settings
+from payoutwatch.loop_errors import LOOP_ERRORS
 from payoutwatch.metrics import compute
 from payoutwatch.store.tables import notifications, source_state
 from payoutwatch.usecases.alert_queries import firing_by_rule
@@ -119,6 +120,12 @@ class FiguresCollector(Collector):
             if at_success is not None:
                 success.add_metric([name], at_success.timestamp())
         yield success
+        errors = CounterMetricFamily(
+            "payoutwatch_loop_errors", "Errors contained by the background loop, per part.", labels=["part"]
+        )
+        for part, count in LOOP_ERRORS.snapshot().items():
+            errors.add_metric([part.value], float(count))
+        yield errors
 
 
 def render_metrics(engine: Engine, settings: Settings, now: Callable[[], datetime], *, with_credentials: bool) -> bytes:

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
+from payoutwatch.clock import iso
+from payoutwatch.usecases.evaluation import last_completed_evaluation
 from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import Permission
 from payoutwatch.web.deps import Credentials, State, require, token_person
@@ -23,18 +25,27 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(state: State) -> JSONResponse:
+    """Ready when the store answers and, beside a loop (``serve``), this replica's loop went round and the
+    last evaluation completed by whichever replica leads, as recorded in the store, is recent: both within
+    two evaluation intervals (or two ticks, when ticks are longer)."""
     try:
         with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            evaluated = last_completed_evaluation(conn)
     except Exception:
         return JSONResponse({"status": "store unreachable"}, status_code=503)
-    if state.loop is not None:  # ready once the loop has gone round recently
-        service = state.settings.service
-        limit = timedelta(seconds=2 * max(service.evaluate_interval_seconds, service.tick_seconds))
-        if state.loop.at is None or state.now() - state.loop.at > limit:
-            return JSONResponse({"status": "background loop not running"}, status_code=503)
-        return JSONResponse({"status": "ready", "leader": state.loop.leader})
-    return JSONResponse({"status": "ready"})
+    if state.loop is None:
+        return JSONResponse({"status": "ready"})
+    service = state.settings.service
+    limit = timedelta(seconds=2 * max(service.evaluate_interval_seconds, service.tick_seconds))
+    now = state.now()
+    if state.loop.at is None or now - state.loop.at > limit:
+        return JSONResponse({"status": "background loop not running"}, status_code=503)
+    last = iso(evaluated)
+    if evaluated is None or now - evaluated > limit:
+        body = {"status": "no recent evaluation", "last_evaluation": last, "leader": state.loop.leader}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready", "leader": state.loop.leader, "last_evaluation": last})
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
