@@ -30,6 +30,7 @@ from payoutwatch.notify.silences import Matcher, add_silence
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import alerts, job_runs, metadata, notifications
 from payoutwatch.usecases.evaluation import EvaluationRefused, deliver, evaluate, latest_evaluated
+from payoutwatch.usecases.pings import PingEvent, record_ping
 from tests import helpers
 from tests.conftest import make_settings, utc
 from tests.integration.jsonserver import JsonServer
@@ -178,6 +179,18 @@ def test_a_run_starting_in_the_future_never_captures_pings(config: Path, engine:
     stored_runs = runs(engine)
     assert stored_runs["ahead"].finished_at is None and len(stored_runs) == 3
     assert all(r.exit_code == 0 and r.finished_at is not None for k, r in stored_runs.items() if k != "ahead")
+
+
+def test_the_ping_use_case_skips_a_run_that_starts_in_the_future(store: Engine) -> None:
+    """The API's pings go through the same use case: both stores."""
+    settings = make_settings()
+    helpers.load(store, settings, "job_runs", [helpers.run("ahead", NOW + timedelta(days=1))], NOW)
+    started = record_ping(store, settings, "payouts", PingEvent.START, now=NOW)
+    assert record_ping(store, settings, "payouts", PingEvent.SUCCESS, now=NOW + timedelta(minutes=1)) == started
+    alone = record_ping(store, settings, "payouts", PingEvent.FAIL, now=NOW + timedelta(minutes=2))
+    stored_runs = runs(store)
+    assert alone not in (started, "ahead") and stored_runs["ahead"].finished_at is None
+    assert stored_runs[alone].started_at == stored_runs[alone].finished_at == NOW + timedelta(minutes=2)
 
 
 # ------------------------------------------------------------------ deliver
