@@ -285,7 +285,7 @@ def _record_attempt(
     if give_up:
         values["state"] = NotificationState.FAILED.value
         report.failed += 1
-        report.gave_up.append(f"notification {row.id} ({row.event} {row.alert_key}) to {row.channel}: {error}")
+        report.gave_up.append(f"notification {row.id} ({row.event} {row.alert_key}) to {row.channel}: {shown}")
     else:
         wait = error.retry_after if error.retry_after is not None else backoff_seconds(attempts, settings)
         values["next_attempt_at"] = now + timedelta(seconds=wait)
