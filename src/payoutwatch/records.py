@@ -222,6 +222,15 @@ class Transfer(Record):
     destination: NonEmpty | None = None
     payout_id: NonEmpty | None = None
     reversed: StrictBool = False
+    amount_reversed_cents: Amount | None = None  # reversed so far (a partial reversal leaves `reversed` false)
+
+    @field_validator("amount_reversed_cents")
+    @classmethod
+    def _within_amount(cls, value: int | None, info: Any) -> int | None:
+        amount = info.data.get("amount_cents")
+        if value is not None and amount is not None and value > amount:
+            raise ValueError("amount_reversed_cents is more than amount_cents")
+        return value
 
 
 class Credential(Record):

@@ -232,3 +232,185 @@ def test_bad_or_stale_signatures_are_refused_recorded_and_never_ingested(
         assert conn.execute(select(func.count()).select_from(transfers)).scalar() == 0
         [refusal] = conn.execute(select(audit_log).where(audit_log.c.action == "stripe_webhook_refused")).all()
     assert reason.split()[0] in refusal.details["reason"]
+
+
+# Objects shaped as in Stripe's fixtures3.json (stripe/openapi): every field the API returns, not a hand-picked few.
+def official_payout(payout_id: str, status: str, amount: int = 1100) -> dict[str, Any]:
+    return {
+        "id": payout_id,
+        "object": "payout",
+        "amount": amount,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "arrival_date": NOW_TS + 86400,
+        "automatic": True,
+        "balance_transaction": "txn_1PayoutBalanceTxn",
+        "created": NOW_TS - 60,
+        "currency": "cad",
+        "description": None,
+        "destination": "ba_1BankAccount",
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "livemode": False,
+        "metadata": {"payout_id": "p_ledger_canceled"},
+        "method": "standard",
+        "original_payout": None,
+        "reconciliation_status": "not_applicable",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": status,
+        "trace_id": None,
+        "type": "bank_account",
+    }
+
+
+def official_transfer(transfer_id: str, amount: int, amount_reversed: int) -> dict[str, Any]:
+    reversals = [
+        {
+            "id": "trr_1Partial",
+            "object": "transfer_reversal",
+            "amount": amount_reversed,
+            "balance_transaction": "txn_1ReversalTxn",
+            "created": NOW_TS - 30,
+            "currency": "cad",
+            "destination_payment_refund": None,
+            "metadata": {},
+            "source_refund": None,
+            "transfer": transfer_id,
+        }
+    ]
+    return {
+        "id": transfer_id,
+        "object": "transfer",
+        "amount": amount,
+        "amount_reversed": amount_reversed,
+        "balance_transaction": "txn_1TransferTxn",
+        "created": NOW_TS - 120,
+        "currency": "cad",
+        "description": None,
+        "destination": "acct_1Studio",
+        "destination_payment": "py_1Destination",
+        "livemode": False,
+        "metadata": {"payout_id": "p_ledger_partial"},
+        "reversals": {
+            "object": "list",
+            "data": reversals if amount_reversed else [],
+            "has_more": False,
+            "total_count": 1 if amount_reversed else 0,
+            "url": f"/v1/transfers/{transfer_id}/reversals",
+        },
+        "reversed": amount_reversed >= amount,
+        "source_transaction": None,
+        "source_type": "card",
+        "transfer_group": None,
+    }
+
+
+def signed_by_stripe(payload: bytes, secret: str = SECRET) -> str:
+    """The Stripe-Signature header, computed by stripe-python's own WebhookSignature."""
+    signature = stripe.WebhookSignature._compute_signature(f"{NOW_TS}.{payload.decode()}", secret)
+    return f"t={NOW_TS},{stripe.WebhookSignature.EXPECTED_SCHEME}={signature}"
+
+
+def deliver(store: Engine, settings: Any, payload: bytes) -> Any:
+    return handle(store, settings, "stripe", payload, signed_by_stripe(payload), now=first_now())
+
+
+def transfer_row(store: Engine, transfer_id: str) -> Any:
+    with store.connect() as conn:
+        return conn.execute(select(transfers).where(transfers.c.transfer_id == transfer_id)).one_or_none()
+
+
+def test_a_canceled_payout_is_applied_as_reversed(store: Engine) -> None:
+    outcome = deliver(
+        store, webhook_settings(), event("evt_cancel", "payout.canceled", official_payout("po_c", "canceled"))
+    )
+    assert (outcome.applied, outcome.records) == (True, 1)
+    row = transfer_row(store, "po_c")
+    assert row.reversed and row.payout_id == "p_ledger_canceled"
+
+
+def test_a_partial_reversal_is_kept_and_reconciliation_shows_it(store: Engine) -> None:
+    from payoutwatch.metrics.reconciliation import reconciliation
+    from tests.helpers import load, payout
+
+    settings = webhook_settings()
+    cycle = utc(2026, 3, 5, 11)
+    load(
+        store,
+        settings,
+        "scheduled_payouts",
+        [payout("p_ledger_partial", "s1", cycle, 1100, paid_at=utc(2026, 3, 5, 11, 9))],
+        utc(2026, 3, 6),
+    )
+    created = deliver(store, settings, event("evt_t1", "transfer.created", official_transfer("tr_p", 1100, 0)))
+    assert created.records == 1
+    assert deliver(store, settings, event("evt_t2", "transfer.updated", official_transfer("tr_p", 1100, 500))).applied
+    row = transfer_row(store, "tr_p")
+    assert (row.reversed, row.amount_reversed_cents, row.amount_cents) == (False, 500, 1100)
+    with store.connect() as conn:
+        figures = reconciliation(conn, cycle, settings)
+    [exception] = figures["exceptions"]
+    assert (exception["category"], exception["reversed"], exception["reversed_cents"]) == ("reversed", False, 500)
+    assert figures["totals"]["reversed"]["count"] == 1 and figures["totals"]["matched"]["count"] == 0
+
+
+def test_events_of_connected_accounts_are_ignored_unless_configured(store: Engine) -> None:
+    connected = json.loads(event("evt_conn", "payout.paid", official_payout("po_conn", "paid")))
+    connected["account"] = "acct_1Connected"
+    payload = json.dumps(connected).encode()
+    balance = json.loads(event("evt_bal", "balance.available", {"object": "balance", "available": []}))
+    balance["account"] = "acct_1Connected"
+    ignored = deliver(store, webhook_settings(), payload)
+    assert (ignored.applied, ignored.records) == (False, 0) and transfer_row(store, "po_conn") is None
+    assert deliver(store, webhook_settings(), json.dumps(balance).encode()).records == 0
+    configured = make_settings(
+        sources={
+            "stripe": {
+                "type": "stripe",
+                "api_key": KEY,
+                "webhook_secrets": [SECRET],
+                "connected_accounts": ["acct_1Connected"],
+            }
+        }
+    )
+    again = json.dumps({**connected, "id": "evt_conn_2"}).encode()
+    assert deliver(store, configured, again).records == 1 and transfer_row(store, "po_conn") is not None
+
+
+def test_the_sync_records_partial_reversals_and_canceled_payouts(store: Engine) -> None:
+    def route(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        objects = {
+            "/v1/transfers": [official_transfer("tr_half", 1100, 500)],
+            "/v1/payouts": [official_payout("po_cancelled", "canceled")],
+        }.get(urlparse(path).path, [])
+        return 200, {"object": "list", "url": urlparse(path).path, "has_more": False, "data": objects}, {}
+
+    server = JsonServer(route)
+    try:
+        settings = make_settings(sources={"stripe": {"type": "stripe", "api_key": KEY, "api_base": server.url}})
+        result = sync_source(store, settings, "stripe", now=lambda: NOW)
+        assert result.ok and result.counts == {"transfers": 2}, result.error
+    finally:
+        server.close()
+    half, cancelled = transfer_row(store, "tr_half"), transfer_row(store, "po_cancelled")
+    assert (half.reversed, half.amount_reversed_cents) == (False, 500)
+    assert cancelled.reversed and cancelled.amount_reversed_cents is None
+
+
+@pytest.mark.parametrize(("reversed_cents", "problem"), [(1101, "more than amount_cents"), (-1, "greater than")])
+def test_a_reversed_amount_out_of_bounds_is_refused(reversed_cents: int, problem: str) -> None:
+    from payoutwatch.records import BatchRejected, validate_objects
+
+    record = {
+        "transfer_id": "tr_x",
+        "amount_cents": 1100,
+        "currency": "CAD",
+        "created_at": "2026-03-05T11:00:00Z",
+        "amount_reversed_cents": reversed_cents,
+    }
+    with pytest.raises(BatchRejected) as refused:
+        validate_objects("transfers", [(1, record)])
+    assert problem in str(refused.value.errors[0])

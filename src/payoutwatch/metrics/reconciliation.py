@@ -2,8 +2,9 @@
 
 A payout and a transfer match on the transfer's ``payout_id`` (its metadata) or the payout's
 ``transfer_id``. Every paid payout is ``matched``, ``missing_transfer``, ``amount_mismatch`` or
-``reversed``; a payout that was not paid yet has a live transfer is ``unexpected_transfer``; a
-transfer created during the cycle that belongs to no payout is an ``orphan_transfer``.
+``reversed`` (its transfer reversed in full, or in part: ``reversed_cents`` says how much); a payout
+that was not paid yet has a live transfer is ``unexpected_transfer``; a transfer created during the
+cycle that belongs to no payout is an ``orphan_transfer``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _classified(cycle: datetime) -> Any:
     paid = p.status == PayoutStatus.PAID.value
     category = case(
         (and_(paid, t.transfer_id.is_(None)), literal("missing_transfer")),
-        (and_(paid, t.reversed.is_(True)), literal("reversed")),
+        (and_(paid, or_(t.reversed.is_(True), t.amount_reversed_cents > 0)), literal("reversed")),
         (and_(paid, t.amount_cents != p.amount_cents), literal("amount_mismatch")),
         (paid, literal("matched")),
         (and_(t.transfer_id.is_not(None), t.reversed.is_(False)), literal("unexpected_transfer")),
@@ -54,6 +55,7 @@ def _classified(cycle: datetime) -> Any:
             t.transfer_id,
             t.amount_cents.label("psp_cents"),
             t.reversed,
+            t.amount_reversed_cents.label("reversed_cents"),
             category.label("category"),
         )
         .select_from(scheduled_payouts.outerjoin(transfers, link))

@@ -26,6 +26,7 @@ def to_csv(figures: dict[str, Any]) -> str:
             "ledger_cents",
             "psp_cents",
             "reversed",
+            "reversed_cents",
         ]
     )
     for e in figures["exceptions"]:
@@ -40,6 +41,7 @@ def to_csv(figures: dict[str, Any]) -> str:
                 e["ledger_cents"],
                 e["psp_cents"] if e["psp_cents"] is not None else "",
                 e["reversed"] if e["reversed"] is not None else "",
+                e["reversed_cents"] if e["reversed_cents"] is not None else "",
             ]
         )
     for o in figures["orphans"]:
@@ -54,8 +56,9 @@ def to_csv(figures: dict[str, Any]) -> str:
                 "",
                 o["amount_cents"],
                 "",
+                "",
             ]
         )
     for name, t in figures["totals"].items():
-        writer.writerow([figures["cycle"], f"total:{name}", "", "", "", "", t["ledger_cents"], t["psp_cents"], ""])
+        writer.writerow([figures["cycle"], f"total:{name}", "", "", "", "", t["ledger_cents"], t["psp_cents"], "", ""])
     return buffer.getvalue()

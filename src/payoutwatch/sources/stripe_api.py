@@ -28,6 +28,8 @@ class StripeSource(SourceBase):
     balance_history_days: int = Field(28, ge=0)  # daily platform balances rebuilt from balance transactions
     webhook_secrets: list[SecretStr] = Field(default_factory=list)  # whsec_…; several while rolling
     webhook_tolerance_seconds: int = Field(300, ge=0)
+    # webhook events of these connected accounts (top-level `account`) are applied; others are ignored
+    connected_accounts: list[str] = Field(default_factory=list)
 
 
 class StripeApi:

@@ -2,7 +2,8 @@
 
 Transfers (to connected accounts) and payouts (to bank accounts) both become ``transfers`` records
 (``payout_id`` from the object's ``metadata.payout_id``); a payout that failed or was cancelled, or a
-reversed transfer, is ``reversed``. Only the base currency is recorded.
+transfer reversed in full, is ``reversed``; a transfer reversed in part keeps ``reversed`` false (as
+Stripe does) and carries ``amount_reversed_cents``. Only the base currency is recorded.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ def _when(created: Any) -> str:
 
 
 def transfer_record(obj: Any) -> dict[str, Any]:
+    amount, amount_reversed = int(obj["amount"]), int(obj.get("amount_reversed") or 0)
     record: dict[str, Any] = {
         "transfer_id": obj["id"],
-        "amount_cents": int(obj["amount"]),
+        "amount_cents": amount,
         "currency": str(obj["currency"]).upper(),
         "created_at": _when(obj["created"]),
-        "reversed": bool(obj.get("reversed")) or int(obj.get("amount_reversed") or 0) >= int(obj["amount"]) > 0,
+        "reversed": bool(obj.get("reversed")) or amount_reversed >= amount > 0,
     }
+    if amount_reversed:
+        record["amount_reversed_cents"] = amount_reversed
     return _linked(record, obj)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
 BUSY_TIMEOUT_SECONDS = 30
 LOCK_RETRIES = 4  # after the busy timeout: BEGIN IMMEDIATE waits at most (1 + LOCK_RETRIES) x 30 s

@@ -138,6 +138,7 @@ transfers = Table(
     Column("destination", Id),
     Column("payout_id", Id),
     Column("reversed", Boolean, nullable=False, server_default=text("false")),
+    Column("amount_reversed_cents", BigInteger),
     Column("ingested_at", UtcDateTime, nullable=False),
     Index("ix_transfers_payout", "payout_id"),
     Index("ix_transfers_created", "created_at"),

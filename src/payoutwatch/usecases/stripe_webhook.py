@@ -6,6 +6,11 @@ secret, compared in constant time with every ``v1`` (several during a secret rol
 configured secret; a timestamp older than the tolerance is refused (future ones pass, as Stripe's
 own library does). A refused event is recorded in the audit log and never ingested. An accepted
 event is applied once: its id is stored with the records it wrote, in the same transaction.
+
+An event about a connected account (Connect webhooks carry a top-level ``account``) describes that
+account's balance, payouts and transfers, not the platform's: it is acknowledged but not applied unless
+the account is listed in the source's ``connected_accounts`` (and even then its balance is never taken
+for the platform's reserve).
 """
 
 from __future__ import annotations
@@ -27,7 +32,16 @@ from payoutwatch.store.audit import audit_counted
 from payoutwatch.store.tables import webhook_events
 from payoutwatch.usecases.ingestion import store_records
 
-HANDLED = {"payout.paid", "payout.failed", "transfer.created", "transfer.reversed", "balance.available"}
+HANDLED = {
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
+    "payout.updated",
+    "transfer.created",
+    "transfer.updated",  # a partial reversal: amount_reversed grows, reversed stays false
+    "transfer.reversed",
+    "balance.available",
+}
 
 
 class SignatureError(Exception):
@@ -85,13 +99,16 @@ def verify(payload: bytes, header: str | None, secrets: list[str], *, tolerance:
 
 
 def records_of(event: dict[str, Any], config: StripeSource, currency: str) -> dict[str, list[dict[str, Any]]]:
+    account = event.get("account")
+    if account and account not in config.connected_accounts:
+        return {}  # a connected account's own money, not the platform's
     obj = (event.get("data") or {}).get("object") or {}
     kind = event["type"]
     if kind.startswith("transfer.") and str(obj.get("currency", "")).upper() == currency:
         return {"transfers": [transfer_record(obj)]}
     if kind.startswith("payout.") and str(obj.get("currency", "")).upper() == currency:
         return {"transfers": [payout_record(obj)]}
-    if kind == "balance.available" and config.platform_reserve_threshold_cents is not None:
+    if kind == "balance.available" and not account and config.platform_reserve_threshold_cents is not None:
         as_of = unix_instant(event.get("created", 0))
         return {
             "reserve_snapshots": [
