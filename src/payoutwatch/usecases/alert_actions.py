@@ -60,12 +60,26 @@ def act_on_alert(
     comment: str | None = None,
 ) -> None:
     with engine.begin() as conn:
-        if action is AlertAction.ACK:
-            acknowledge(conn, key, actor=actor, at=now, now=now, comment=comment)
-        else:
-            transition = resolve_by_person(conn, key, actor=actor, at=now, now=now, comment=comment)
-            enqueue(conn, [transition], settings, now=now)
-        audit(conn, actor=actor, action=action.value, target=key, now=now, details={"comment": comment})
+        act_on_alert_in(conn, settings, key, action, actor=actor, now=now, comment=comment)
+
+
+def act_on_alert_in(
+    conn: Connection,
+    settings: Settings,
+    key: str,
+    action: AlertAction,
+    *,
+    actor: str,
+    now: datetime,
+    comment: str | None = None,
+) -> None:
+    """``act_on_alert`` in the caller's transaction (a webhook records its event id in the same one)."""
+    if action is AlertAction.ACK:
+        acknowledge(conn, key, actor=actor, at=now, now=now, comment=comment)
+    else:
+        transition = resolve_by_person(conn, key, actor=actor, at=now, now=now, comment=comment)
+        enqueue(conn, [transition], settings, now=now)
+    audit(conn, actor=actor, action=action.value, target=key, now=now, details={"comment": comment})
 
 
 def silence_length(*, hours: float | None = None, duration: str | None = None) -> timedelta:

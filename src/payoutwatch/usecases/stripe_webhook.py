@@ -15,8 +15,6 @@ for the platform's reserve).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +26,9 @@ from payoutwatch.config import Settings
 from payoutwatch.records import BatchRejected, RecordError
 from payoutwatch.sources.stripe_api import StripeSource
 from payoutwatch.sources.stripe_records import payout_record, platform_snapshot, transfer_record, unix_instant
-from payoutwatch.store.audit import audit_counted
 from payoutwatch.store.tables import webhook_events
 from payoutwatch.usecases.ingestion import store_records
+from payoutwatch.usecases.webhook_signatures import SignatureError, hmac_hex, record_refusal, signed_by_any
 
 HANDLED = {
     "payout.paid",
@@ -44,15 +42,6 @@ HANDLED = {
 }
 
 
-class SignatureError(Exception):
-    """The request is not a genuine, fresh Stripe event; the message says which check failed, ``cause`` names
-    it in one word (refusals are audited aggregated per cause)."""
-
-    def __init__(self, message: str, *, cause: str) -> None:
-        super().__init__(message)
-        self.cause = cause
-
-
 @dataclass(frozen=True)
 class WebhookOutcome:
     event_id: str
@@ -63,7 +52,7 @@ class WebhookOutcome:
 
 def sign(payload: bytes, secret: str, timestamp: int) -> str:
     """The ``v1`` signature Stripe sends for ``payload`` at ``timestamp``."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return hmac_hex(secret, f"{timestamp}.".encode() + payload)
 
 
 def verify(payload: bytes, header: str | None, secrets: list[str], *, tolerance: int, now: datetime) -> dict[str, Any]:
@@ -84,8 +73,7 @@ def verify(payload: bytes, header: str | None, secrets: list[str], *, tolerance:
         timestamp = int(stamps[0])
     except ValueError:
         raise SignatureError("the Stripe-Signature timestamp is not a number", cause="malformed_header") from None
-    expected = [sign(payload, secret, timestamp) for secret in secrets]
-    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
+    if not signed_by_any(f"{timestamp}.".encode() + payload, secrets, signatures):
         raise SignatureError("no v1 signature matches the signing secret", cause="bad_signature")
     if timestamp < now.timestamp() - tolerance:
         raise SignatureError(f"the timestamp is older than the {tolerance} s tolerance", cause="stale")
@@ -146,7 +134,7 @@ def handle(
         )
     except SignatureError as exc:
         if audit_refusal:
-            record_refusal(engine, source, exc, now=now, peer=peer, size=len(payload))
+            record_refusal(engine, "stripe", source, exc, now=now, peer=peer, size=len(payload))
         raise
     event_id, kind = str(event["id"]), str(event["type"])
     with engine.begin() as conn:
@@ -169,20 +157,3 @@ def _records(event: dict[str, Any], config: StripeSource, currency: str) -> dict
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         problem = f"not a well-formed {str(event.get('type'))[:60]} event ({type(exc).__name__}: {str(exc)[:200]})"
         raise BatchRejected("event", [RecordError(1, "data.object", problem, unit="event")]) from None
-
-
-def record_refusal(
-    engine: Engine, source: str, refusal: SignatureError, *, now: datetime, peer: str | None, size: int
-) -> None:
-    """Audit a refused delivery as one row per source, cause and minute (``stripe_webhook_refused``, target
-    ``<source>:<cause>``) whose ``count`` grows, so unauthenticated senders cannot grow the log by request."""
-    with engine.begin() as conn:
-        audit_counted(
-            conn,
-            actor=f"webhook:{source}",
-            action="stripe_webhook_refused",
-            target=f"{source}:{refusal.cause}",
-            now=now,
-            details={"reason": str(refusal), "bytes": size},
-            address=peer,
-        )

@@ -32,6 +32,8 @@ class PagerDutyChannel(ChannelSettingsBase):
     events_url: str = "https://events.pagerduty.com/v2/enqueue"
     severity_map: dict[str, PagerDutySeverity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
     timeout_seconds: float = 10
+    # v3 webhook subscriptions' signing secrets (several while rolling): POST /webhooks/pagerduty
+    webhook_secrets: list[SecretStr] = Field(default_factory=list)
 
 
 class PagerDuty:

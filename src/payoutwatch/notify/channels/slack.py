@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import httpx
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import DeliveryError, Report, post_json
+from payoutwatch.notify.channels.slack_interactive import SlackUser, action_block
 from payoutwatch.notify.messages import Message
+from payoutwatch.vocabulary import Event, Role
 
 RETRYABLE_API_ERRORS = {
     "ratelimited",
@@ -33,6 +35,16 @@ class SlackChannel(ChannelSettingsBase):
     channel: str | None = None
     api_url: str = "https://slack.com/api/chat.postMessage"
     timeout_seconds: float = 10
+    # interactivity (bot-token channels): the Slack app's signing secrets (several while rolling) and who
+    # a Slack user is: by user id, or by the e-mail users.info gives (DESIGN §10 roles)
+    signing_secrets: list[SecretStr] = Field(default_factory=list)
+    users: dict[str, SlackUser] = Field(default_factory=dict)
+    emails: dict[str, Role] = Field(default_factory=dict)
+
+    @property
+    def interactive(self) -> bool:
+        """Messages carry action buttons: a bot token posts them (so they can be updated) and clicks are signed."""
+        return self.bot_token is not None and bool(self.signing_secrets)
 
     @model_validator(mode="after")
     def _one_way_in(self) -> SlackChannel:
@@ -78,7 +90,10 @@ class Slack:
 
     def payload(self, message: Message) -> dict[str, Any]:
         text = f"{message.headline} (rule {message.rule}, alert key {message.key})"
-        return self._addressed({"text": text, "blocks": blocks(message)})
+        body_blocks = blocks(message)
+        if self.settings.interactive and message.event != Event.RESOLVED:
+            body_blocks.append(action_block(message.key))
+        return self._addressed({"text": text, "blocks": body_blocks})
 
     def send(self, message: Message) -> None:
         self._post(self.payload(message))
