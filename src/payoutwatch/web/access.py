@@ -14,8 +14,7 @@ only such silences.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from payoutwatch.config import WebSettings
 from payoutwatch.notify.silences import Matcher
@@ -24,8 +23,6 @@ from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import Permission, Role, RuleId
 
 CREDENTIAL_RULE = RuleId.CREDENTIAL_EXPIRY.value
-
-Row = TypeVar("Row")
 
 
 def sees_credentials(role: Role) -> bool:
@@ -42,15 +39,10 @@ def silence_names_credentials(rule: str | None, key: str | None) -> bool:
     return (rule or "").startswith(CREDENTIAL_RULE) or (key or "").startswith(CREDENTIAL_RULE)
 
 
-def visible(role: Role, rows: list[Row], rule_of: Callable[[Row], str | None]) -> tuple[list[Row], int]:
-    """The rows ``role`` may see, and how many were left out."""
-    kept = [r for r in rows if sees_rule(role, rule_of(r))]
-    return kept, len(rows) - len(kept)
-
-
 def visible_json(role: Role, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Alert, notification or back-test rows (``rule`` field) ``role`` may see, and how many were left out."""
-    return visible(role, rows, lambda r: r.get("rule"))
+    kept = [r for r in rows if sees_rule(role, r.get("rule"))]
+    return kept, len(rows) - len(kept)
 
 
 def visible_silences(role: Role, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
