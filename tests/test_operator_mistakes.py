@@ -30,7 +30,7 @@ from payoutwatch.notify.silences import Matcher, add_silence
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import alerts, job_runs, metadata, notifications
 from payoutwatch.usecases.evaluation import EvaluationRefused, deliver, evaluate, latest_evaluated
-from payoutwatch.usecases.pings import PingEvent, record_ping
+from payoutwatch.usecases.pings import PingEvent, UnknownEvent, ping_event, record_ping
 from tests import helpers
 from tests.conftest import make_settings, utc
 from tests.integration.jsonserver import JsonServer
@@ -179,6 +179,13 @@ def test_a_run_starting_in_the_future_never_captures_pings(config: Path, engine:
     stored_runs = runs(engine)
     assert stored_runs["ahead"].finished_at is None and len(stored_runs) == 3
     assert all(r.exit_code == 0 and r.finished_at is not None for k, r in stored_runs.items() if k != "ahead")
+
+
+def test_an_unknown_event_names_the_nearest_one_for_the_cli_and_the_api() -> None:
+    assert ping_event("success") is PingEvent.SUCCESS
+    for word, nearest in (("finish", "fail"), ("started", "start"), ("succes", "success")):
+        with pytest.raises(UnknownEvent, match=f"did you mean '{nearest}'"):
+            ping_event(word)
 
 
 def test_the_ping_use_case_skips_a_run_that_starts_in_the_future(store: Engine) -> None:

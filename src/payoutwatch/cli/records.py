@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -107,7 +106,7 @@ def ping(
 ) -> None:
     """Report a job's start/success/fail, or run the command after -- and report it (its exit code passes
     through). Any other word is a usage error: nothing is run or stored."""
-    from payoutwatch.usecases.pings import PingEvent, run_monitored
+    from payoutwatch.usecases.pings import UnknownEvent, ping_event, run_monitored
 
     inv = invocation(ctx)
     words = args or []
@@ -121,17 +120,17 @@ def ping(
         if not command:
             inv.fail(f"no command after --; {_PING_USAGE}", code=2)
         raise typer.Exit(run_monitored(command, run_id=run_id, ping=_Pinger(inv, job), warn=inv.terminal.warn))
-    events = [e.value for e in PingEvent]
-    if len(words) != 1 or words[0] not in events:
-        if not words:
-            inv.fail(f"no event given; {_PING_USAGE}", code=2)
-        [nearest] = difflib.get_close_matches(words[0], events, n=1, cutoff=0)
-        inv.fail(f"{' '.join(words)!r} is not a ping event (did you mean {nearest!r}?); {_PING_USAGE}", code=2)
+    if not words:
+        inv.fail(f"no event given; {_PING_USAGE}", code=2)
+    try:
+        event = ping_event(" ".join(words))
+    except UnknownEvent as exc:
+        inv.fail(f"{exc}; {_PING_USAGE}", code=2)
     try:
         reported = json.loads(figures) if figures else None
     except json.JSONDecodeError as exc:
         inv.fail(f"--figures is not JSON: {exc.msg}", code=2)
-    run = _Pinger(inv, job)(PingEvent(words[0]), run_id=run_id, exit_code=exit_code, figures=reported)
+    run = _Pinger(inv, job)(event, run_id=run_id, exit_code=exit_code, figures=reported)
     if run is None:
         raise typer.Exit(1)
     inv.terminal.say(f"{words[0]} recorded for {job} run {run}")

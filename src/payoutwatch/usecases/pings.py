@@ -9,6 +9,7 @@ command: a start ping, the command, then a success or fail ping with the figures
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import subprocess
@@ -34,6 +35,19 @@ class PingEvent(StrEnum):
     START = "start"
     SUCCESS = "success"
     FAIL = "fail"
+
+
+class UnknownEvent(ValueError):
+    """A word that is not a ping event; the message names the nearest one."""
+
+
+def ping_event(word: str) -> PingEvent:
+    """``word`` as a ping event, or ``UnknownEvent`` suggesting the nearest (``finish`` → ``fail``)."""
+    events = [e.value for e in PingEvent]
+    if word in events:
+        return PingEvent(word)
+    [nearest] = difflib.get_close_matches(word, events, n=1, cutoff=0)
+    raise UnknownEvent(f"{word!r} is not a ping event (did you mean {nearest!r}?); events: {', '.join(events)}")
 
 
 def record_ping(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from payoutwatch.records import RECORD_TYPES, BatchRejected
 from payoutwatch.usecases.ingestion import ingest_text
-from payoutwatch.usecases.pings import PingEvent, record_ping
+from payoutwatch.usecases.pings import UnknownEvent, ping_event, record_ping
 from payoutwatch.web.deps import State, Writer
 
 router = APIRouter(tags=["records"])
@@ -43,9 +43,9 @@ async def ingest(state: State, kind: str, request: Request, who: Writer) -> JSON
 @router.post("/api/v1/ping/{job}/{event}")
 def ping(state: State, job: str, event: str, who: Writer, body: PingIn | None = None) -> dict[str, str]:
     try:
-        chosen = PingEvent(event)
-    except ValueError:
-        raise HTTPException(404, "event is start, success or fail") from None
+        chosen = ping_event(event)
+    except UnknownEvent as exc:
+        raise HTTPException(404, str(exc)) from None
     payload = body or PingIn()
     try:
         run = record_ping(
