@@ -18,6 +18,7 @@ LAYERS = [
     "redaction",
     "plugins",
     "integration_errors",
+    "loop_errors",
     "clock",
     "money",
     "records",
