@@ -228,3 +228,15 @@ def test_interactive_channels_post_the_three_buttons_with_the_alert_key(slack_ap
         ("silence_4h", FINANCE_KEY, "Silence 4 h"),
     ]
     assert all(b["type"] != "actions" for b in resolved["blocks"])
+
+
+def test_an_address_refused_too_often_gets_429_and_its_refusals_stop_being_audited(workspace: Workspace) -> None:
+    body = click_body("U0OPS", "resolve", FINANCE_KEY)
+    forged = slack_headers(body, NOW, "not-the-signing-secret")
+    codes = [workspace.client.post("/webhooks/slack", content=body, headers=forged).status_code for _ in range(32)]
+    assert codes[:30] == [400] * 30 and codes[30:] == [429, 429]
+    with workspace.store.connect() as conn:
+        [row] = conn.execute(select(audit_log).where(audit_log.c.action == "slack_webhook_refused")).all()
+    assert row.details["count"] == 30
+    assert workspace.client.post("/webhooks/slack", content=body, headers=slack_headers(body, NOW)).status_code == 200
+    assert alert_row(workspace.store, FINANCE_KEY)["state"] == "resolved"  # a genuine click still passes

@@ -11,24 +11,29 @@ gets 429 and is not audited until the minute turns (``web.ratelimit``, docs/secu
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from payoutwatch.config import Settings
 from payoutwatch.notify.channels.pagerduty import PagerDutyChannel
 from payoutwatch.notify.channels.slack import SlackChannel
 from payoutwatch.records import BatchRejected
 from payoutwatch.sources.stripe_api import StripeSource
 from payoutwatch.usecases import pagerduty_webhook, slack_actions
-from payoutwatch.usecases.stripe_webhook import handle
+from payoutwatch.usecases.stripe_webhook import handle as stripe_webhook_handle
 from payoutwatch.usecases.webhook_signatures import SignatureError, record_refusal
 from payoutwatch.web.deps import State
 from payoutwatch.web.slack_clicks import answer_click
 from payoutwatch.web.state import WebState
 
 router = APIRouter(tags=["webhooks"])
+
+Outcome = TypeVar("Outcome", covariant=True)
 
 
 def _pick(names: list[str], asked: str | None, what: str) -> str:
@@ -56,27 +61,59 @@ def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.post("/webhooks/stripe")
-async def stripe_webhook(state: State, request: Request, source: str | None = None) -> JSONResponse:
-    names = [n for n, c in state.settings.sources.items() if isinstance(c, StripeSource) and c.webhook_secrets]
-    name = _pick(names, source, "stripe source with webhook secrets")
+class Handler(Protocol[Outcome]):
+    """``stripe_webhook.handle`` and ``pagerduty_webhook.handle``: verify (auditing a refusal unless told not
+    to, raising ``SignatureError``) and apply one delivery."""
+
+    def __call__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        name: str,
+        payload: bytes,
+        header: str | None,
+        /,
+        *,
+        now: datetime,
+        peer: str | None,
+        audit_refusal: bool,
+    ) -> Outcome: ...
+
+
+async def _delivered(
+    state: WebState, request: Request, handle: Handler[Outcome], name: str, header: str
+) -> Outcome | JSONResponse:
+    """Run ``handle`` on the request's body and ``header``; a refusal is answered by ``_refused`` (and only
+    audited while the address is under its refusal limit)."""
     peer, now = _peer(request), state.now()
     over = state.webhook_refusals.exceeded(peer, now)
+    body = await request.body()
     try:
-        outcome = handle(
+        return await run_in_threadpool(
+            handle,
             state.engine,
             state.settings,
             name,
-            await request.body(),
-            request.headers.get("stripe-signature"),
+            body,
+            request.headers.get(header),
             now=now,
             peer=peer,
             audit_refusal=not over,
         )
     except SignatureError as exc:
         return _refused(state, peer, now, over, exc)
+
+
+@router.post("/webhooks/stripe")
+async def stripe_webhook(state: State, request: Request, source: str | None = None) -> JSONResponse:
+    names = [n for n, c in state.settings.sources.items() if isinstance(c, StripeSource) and c.webhook_secrets]
+    name = _pick(names, source, "stripe source with webhook secrets")
+    try:
+        outcome = await _delivered(state, request, stripe_webhook_handle, name, "stripe-signature")
     except BatchRejected as exc:
         return JSONResponse({"detail": [str(e) for e in exc.errors]}, status_code=422)
+    if isinstance(outcome, JSONResponse):
+        return outcome
     return JSONResponse({"id": outcome.event_id, "applied": outcome.applied, "records": outcome.records})
 
 
@@ -119,22 +156,9 @@ async def pagerduty_webhook_endpoint(state: State, request: Request, channel: st
     have webhook secrets)."""
     names = [n for n, c in state.settings.channels.items() if isinstance(c, PagerDutyChannel) and c.webhook_secrets]
     name = _pick(names, channel, "pagerduty channel with webhook secrets")
-    peer, now = _peer(request), state.now()
-    over = state.webhook_refusals.exceeded(peer, now)
-    try:
-        outcome = await run_in_threadpool(
-            pagerduty_webhook.handle,
-            state.engine,
-            state.settings,
-            name,
-            await request.body(),
-            request.headers.get("x-pagerduty-signature"),
-            now=now,
-            peer=peer,
-            audit_refusal=not over,
-        )
-    except SignatureError as exc:
-        return _refused(state, peer, now, over, exc)
+    outcome = await _delivered(state, request, pagerduty_webhook.handle, name, "x-pagerduty-signature")
+    if isinstance(outcome, JSONResponse):
+        return outcome
     return JSONResponse(
         {"id": outcome.event_id, "event_type": outcome.event_type, "key": outcome.key, "outcome": outcome.outcome}
     )
