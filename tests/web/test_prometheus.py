@@ -80,14 +80,15 @@ def served(sqlite_store: Engine) -> Iterator[str]:
         yield address
 
 
-def prometheus_answer(tmp_path: Path, job: dict[str, Any], query: str) -> str | None:
-    """Run Debian's Prometheus with one scrape ``job`` until ``query`` has a value (or a minute passes)."""
+@contextmanager
+def running_prometheus(tmp_path: Path, job: dict[str, Any], scrape_interval: str = "1s") -> Iterator[str]:
+    """Debian's Prometheus with one scrape ``job`` on a free loopback port; yields its base URL."""
     binary = need("prometheus")
     port = free_port()
     (tmp_path / "prometheus.yml").write_text(
         yaml.safe_dump(
             {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "global": {"scrape_interval": scrape_interval, "evaluation_interval": "1s"},
                 "scrape_configs": [{"job_name": "payoutwatch", **job}],
             }
         )
@@ -103,20 +104,32 @@ def prometheus_answer(tmp_path: Path, job: dict[str, Any], query: str) -> str | 
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=2).json()
-                results = answer.get("data", {}).get("result", [])
-                if results:
-                    return str(results[0]["value"][1])
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.5)
-        return None
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(30)
+
+
+def instant_value(base_url: str, query: str) -> str | None:
+    """The first series' value of an instant query; None while Prometheus is starting or has none."""
+    try:
+        answer = httpx.get(f"{base_url}/api/v1/query", params={"query": query}, timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    results = answer.get("data", {}).get("result", [])
+    return str(results[0]["value"][1]) if results else None
+
+
+def prometheus_answer(tmp_path: Path, job: dict[str, Any], query: str) -> str | None:
+    """Run Debian's Prometheus with one scrape ``job`` until ``query`` has a value (or a minute passes)."""
+    with running_prometheus(tmp_path, job) as base_url:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            value = instant_value(base_url, query)
+            if value is not None:
+                return value
+            time.sleep(0.5)
+        return None
 
 
 def test_prometheus_scrapes_and_answers_with_the_right_value(served: str, tmp_path: Path) -> None:
