@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0013"
 MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
+ALERTS_LOCK_KEY = 0x7077616C  # "pwal": one writer of alert state at a time
 BUSY_TIMEOUT_SECONDS = 30
 LOCK_RETRIES = 4  # after the busy timeout: BEGIN IMMEDIATE waits at most (1 + LOCK_RETRIES) x 30 s
 
@@ -100,6 +101,14 @@ def begin_immediate(conn: Connection, *, retries: int = LOCK_RETRIES) -> None:
                 raise
             logger.warning("the SQLite store stayed locked for %s s; waiting again", BUSY_TIMEOUT_SECONDS)
             time.sleep(0.05 * (attempt + 1))
+
+
+def alert_writers_in_turn(conn: Connection) -> None:
+    """Wait until no other transaction changes alert state (PostgreSQL: an advisory lock held until this
+    transaction ends). Two evaluations at once would both open the same alert and one would fail on the
+    one-firing-alert-per-key index; SQLite's ``BEGIN IMMEDIATE`` already runs writers one at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALERTS_LOCK_KEY})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

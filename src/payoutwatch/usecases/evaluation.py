@@ -21,6 +21,7 @@ from payoutwatch.config import Settings
 from payoutwatch.notify.outbox import DeliveryReport, deliver_due, enqueue
 from payoutwatch.rules.engine import apply_findings
 from payoutwatch.rules.registry import Checked, checked
+from payoutwatch.store.engine import alert_writers_in_turn
 from payoutwatch.store.tables import evaluation_marks
 from payoutwatch.vocabulary import Finding, RuleId, Transition
 
@@ -102,6 +103,7 @@ def evaluate(
     leaves the store as it was.
     """
     with engine.begin() as conn:
+        alert_writers_in_turn(conn)
         if guarded:
             check_instant(conn, at, now=now, allow_future=allow_future)
         findings = findings_at(conn, at, settings)
@@ -115,6 +117,7 @@ def check_channels(engine: Engine, settings: Settings, *, now: datetime) -> list
     """Raise (or resolve) the rules checked after delivery (channel health) and enqueue what they send."""
     when = Checked.AFTER_DELIVERY
     with engine.begin() as conn:
+        alert_writers_in_turn(conn)
         findings = findings_at(conn, now, settings, when)
         transitions = apply_findings(conn, findings, rules=evaluated_rules(when), at=now, now=now, settings=settings)
         enqueue(conn, transitions, settings, now=now)
