@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
 from payoutwatch.cli import app
+from payoutwatch.config import load_settings
+from payoutwatch.service import send_heartbeat
 from payoutwatch.store.tables import metadata
 from tests.conftest import fresh_postgres_database
 from tests.integration.jsonserver import JsonServer
@@ -49,6 +51,7 @@ def secrets(generation: int) -> dict[str, str]:
         "REDIS_PASSWORD": f"redisPw-{g}-n54",
         "LEDGER_PASSWORD": f"ledgerPw-{g}-o43",
         "SESSION_SECRET": f"sessionSecret-{g}-p32",
+        "HEARTBEAT_KEY": f"heartbeatKey-{g}-q21",
     }
 
 
@@ -71,6 +74,7 @@ def configuration(store_url: str, echo_url: str, max_manual: int) -> dict[str, A
         "store": {"url": store_url},
         "rules": {"fallback_volume": {"max_manual_payouts": max_manual}},
         "web": {"session_secret": "${SESSION_SECRET}"},
+        "service": {"heartbeat_url": f"{echo_url}/ping/${{HEARTBEAT_KEY}}"},
         "channels": {
             "pd": {"type": "pagerduty", "routing_key": "${PD_ROUTING_KEY}", "events_url": f"{echo_url}/pd"},
             "slack-hook": {"type": "slack", "webhook_url": f"{echo_url}/services/T0/B0/${{SLACK_HOOK_TOKEN}}"},
@@ -206,6 +210,7 @@ def test_no_secret_appears_in_any_output_log_or_table(
         run("deliver", "--retry-now", ok=False)
         run("notifications")
         run("alerts", "--all")
+        assert not send_heartbeat(load_settings(str(config)))  # the echo server answers 500: logged, not raised
     run(
         "report",
         "incident",

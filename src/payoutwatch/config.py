@@ -299,14 +299,14 @@ class ServiceSettings(Strict):
     evaluate_interval_seconds: float = Field(60, gt=0)
     tick_seconds: float = Field(5, gt=0)  # how often the loop wakes to see what is due
     # dead-man's switch: GET after every tick that evaluated and delivered (healthchecks.io, Cronitor, ...)
-    heartbeat_url: str | None = None
+    heartbeat_url: SecretStr | None = None  # a ping URL carries its check's key (healthchecks, Cronitor)
     heartbeat_timeout_seconds: float = Field(5, gt=0, le=60)
 
     @field_validator("heartbeat_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    def _http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("not an http:// or https:// URL")
         return value
 
 

@@ -116,9 +116,9 @@ def tick(
 
 def send_heartbeat(settings: Settings, *, client: httpx.Client | None = None) -> bool:
     """``GET service.heartbeat_url`` (when set); a failure is logged and counted, never raised."""
-    url = settings.service.heartbeat_url
-    if url is None:
+    if settings.service.heartbeat_url is None:
         return False
+    url = settings.service.heartbeat_url.get_secret_value()
     timeout = settings.service.heartbeat_timeout_seconds
     try:
         if client is None:
