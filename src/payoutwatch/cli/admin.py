@@ -37,8 +37,11 @@ def config_show(ctx: typer.Context) -> None:
 
 
 @app.command()
-def export(ctx: typer.Context, what: Annotated[str, typer.Argument(help="grafana or prometheus-rules")]) -> None:
-    """Print a Grafana dashboard (JSON) or Prometheus alerting rules (YAML) over /metrics."""
+def export(
+    ctx: typer.Context, what: Annotated[str, typer.Argument(help="grafana, prometheus-rules or lookml")]
+) -> None:
+    """Print a Grafana dashboard (JSON) or Prometheus alerting rules (YAML) over /metrics, or LookML views
+    and explores over the PostgreSQL store (docs/looker.md)."""
     import yaml
 
     from payoutwatch.usecases.exports import grafana_dashboard, prometheus_rules
@@ -48,8 +51,12 @@ def export(ctx: typer.Context, what: Annotated[str, typer.Argument(help="grafana
         inv.terminal.json(grafana_dashboard(inv.settings))
     elif what == "prometheus-rules":
         inv.terminal.write(yaml.safe_dump(prometheus_rules(inv.settings), sort_keys=False))
+    elif what == "lookml":
+        from payoutwatch.usecases.lookml import lookml
+
+        inv.terminal.write(lookml(inv.settings))
     else:
-        inv.fail("export grafana or export prometheus-rules", code=2)
+        inv.fail("export grafana, export prometheus-rules or export lookml", code=2)
 
 
 @app.command()
