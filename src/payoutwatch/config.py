@@ -87,12 +87,20 @@ class ScheduleSettings(Strict):
 class RuleSettings(Strict):
     owner: str
     severity: str
+    runbook_url: str | None = None  # carried by every message of the rule (DESIGN §6)
 
     @field_validator("severity")
     @classmethod
     def _known_severity(cls, value: str) -> str:
         if value not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
+        return value
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith(("https://", "http://")) or any(c in value for c in ' <>|"')):
+            raise ValueError("runbook_url must be an http(s) URL without spaces, quotes, '<', '>' or '|'")
         return value
 
 

@@ -126,7 +126,8 @@ def test_fallback_episode_opens_one_ticket_and_comments_on_resolve(
 ) -> None:
     settings = settings_for(server, jira_version=version, schedule=QUIET)
     fallback_episode(store, settings)
-    assert [r["kind"] for r in server.jira.requests] == ["search", "create", "search", "comment"]
+    # the resolve comments on the stored ticket key: no second search (DESIGN §6)
+    assert [r["kind"] for r in server.jira.requests] == ["search", "create", "comment"]
     created = server.jira.of("create")[0]["body"]["fields"]
     assert created["labels"][:2] == ["payoutwatch", "fallback_volume"] and created["labels"][2].startswith("pw-")
     assert [m["body"]["text"].split("]")[0] for m in server.slack.requests] == ["[FIRING", "[RESOLVED"]

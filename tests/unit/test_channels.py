@@ -203,13 +203,14 @@ def test_reports_go_through_the_slack_and_webhook_channels() -> None:
         seen.append((request.url.host, json.loads(request.content)))
         return httpx.Response(200, json={"ok": True})
 
-    report = Report(title="weekly", markdown="x" * 3000, html="<p>x</p>")
+    report = Report(title="weekly", markdown="x" * 2999 + "<", html="<p>x</p>")  # 3,003 once escaped
     channel({"type": "slack", "bot_token": "xoxb-1", "channel": "#pay"}, record).send_report(report)
     channel({"type": "webhook", "url": "http://hook.test/"}, record).send_report(report)
     (_, slack), (_, hook) = seen
     assert slack["text"] == "weekly" and slack["channel"] == "#pay"
     assert [b["type"] for b in slack["blocks"]] == ["header", "section", "section"]
-    assert hook == {"report": "weekly", "markdown": "x" * 3000}
+    assert "".join(b["text"]["text"] for b in slack["blocks"][1:]) == "x" * 2999 + "&lt;"
+    assert hook == {"report": "weekly", "markdown": "x" * 2999 + "<"}
     with pytest.raises(DeliveryError, match="cannot carry reports") as refused:
         channel({"type": "pagerduty", "routing_key": "k"}, record).send_report(report)
     assert refused.value.permanent

@@ -5,8 +5,10 @@ A message names its own rule id and alert key and no other rule's id.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
@@ -34,6 +36,10 @@ class Message:
     at: str = ""
     started_at: str = ""
     actor: str | None = None
+    runbook_url: str | None = None  # rules.<rule>.runbook_url
+    # what this channel answered for an earlier message of the episode (Jira: the ticket key); set by the
+    # outbox just before sending (always None in the stored message)
+    remote_ref: str | None = None
 
     @property
     def tag(self) -> str:
@@ -46,12 +52,14 @@ class Message:
     def headline(self) -> str:
         return f"{self.tag} {self.title}"
 
-    def text(self) -> str:
+    def text(self, *, links: bool = True) -> str:
         lines = [self.headline, self.summary]
         lines += [f"- {reason}" for reason in self.reasons]
         lines += [f"{label}: {value}" for label, value in self.facts]
-        if self.link:
-            lines.append(self.link)
+        if self.runbook_url and links:
+            lines.append(f"Runbook: {self.runbook_url}")
+        if self.link and links:
+            lines.append(f"Alert page: {self.link}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +70,41 @@ class Message:
         data = dict(data)
         data["facts"] = [tuple(f) for f in data.get("facts", [])]
         return cls(**data)
+
+
+def alert_link(base_url: str, key: str) -> str:
+    """The alert page of ``key`` under ``web.base_url``, the key percent-encoded as one path segment."""
+    return f"{base_url.rstrip('/')}/alerts/{quote(key, safe=':@')}"
+
+
+def clip(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
+    """``text`` cut (with ``…``) so that ``measure`` of it is at most ``limit``."""
+    if measure(text) <= limit:
+        return text
+    keep = min(len(text), limit)
+    while keep > 0 and measure(text[:keep] + "…") > limit:
+        keep -= max(1, (measure(text[:keep] + "…") - limit) // 6)
+    return text[: max(keep, 0)] + "…"
+
+
+def more(hidden: int) -> str:
+    return f"… and {hidden} more (the alert page has the rest)"
+
+
+def fit_lines(
+    lines: Sequence[str], limit: int, *, measure: Callable[[str], int] = len, line_limit: int = 1000, sep: str = "\n"
+) -> list[str]:
+    """As many of ``lines`` (each clipped to ``line_limit``) as fit in ``limit`` when joined with ``sep``,
+    ending with "… and N more" when some are left out."""
+    shown: list[str] = []
+    for i, line in enumerate(lines):
+        candidate = clip(line, line_limit, measure)
+        rest = len(lines) - i - 1
+        tail = [more(rest)] if rest else []
+        if measure(sep.join([*shown, candidate, *tail])) > limit:
+            return [*shown, more(len(lines) - i)]
+        shown.append(candidate)
+    return shown
 
 
 def _fmt(name: str, value: Any, currency: str) -> str:
@@ -92,9 +135,11 @@ def render(transition: Transition, settings: Settings) -> Message:
     ]
     if transition.actor:
         facts.append(("Resolved by", transition.actor))
-    link = None
-    if settings.web.base_url:
-        link = f"{settings.web.base_url.rstrip('/')}/alerts/{transition.key}"
+    link = alert_link(settings.web.base_url, transition.key) if settings.web.base_url else None
+    try:
+        runbook_url = settings.rules.of(transition.rule).runbook_url
+    except KeyError:
+        runbook_url = None
     verb = {
         Event.FIRING: Event.FIRING.value,
         Event.RESOLVED: Event.RESOLVED.value,
@@ -117,4 +162,5 @@ def render(transition: Transition, settings: Settings) -> Message:
         at=iso(transition.at) or "",
         started_at=iso(transition.started_at) or "",
         actor=transition.actor,
+        runbook_url=runbook_url,
     )

@@ -22,7 +22,7 @@ import random
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,33 +227,48 @@ def deliver_due(
             if row is None:
                 break
             attempted.add(row.id)
-            error = _send(row, settings, channels, http)
+            error, made = _send(row, settings, channels, http, earlier_ref=_earlier_ref(engine, row))
             with engine.begin() as conn:
-                _record_attempt(conn, row, error, settings, now=now(), report=report)
+                _record_attempt(conn, row, error, settings, now=now(), report=report, made=made)
     finally:
         if own_client:
             http.close()
     return report
 
 
-def _send(row: Any, settings: Settings, channels: dict[str, Channel], http: httpx.Client) -> DeliveryError | None:
-    """Send one claimed row (outside any transaction); the error to record, or ``None`` once sent.
+def _send(
+    row: Any, settings: Settings, channels: dict[str, Channel], http: httpx.Client, *, earlier_ref: str | None
+) -> tuple[DeliveryError | None, str | None]:
+    """Send one claimed row (outside any transaction): the error to record (``None`` once sent) and what
+    the channel made (Jira: the ticket key), handed to the episode's later messages as ``remote_ref``.
 
     Whatever a channel raises is that row's failure: it is recorded on the row (and counts toward
     ``notification_failing``) and the other rows are still delivered."""
     try:
         if row.channel not in channels:
             channels[row.channel] = build_channel(row.channel, settings.channel(row.channel), http)
-        channels[row.channel].send(Message.from_json(row.message))
+        made = channels[row.channel].send(replace(Message.from_json(row.message), remote_ref=earlier_ref))
     except KeyError:
-        return DeliveryError(f"no channel named {row.channel!r} in the config", permanent=True)
+        return DeliveryError(f"no channel named {row.channel!r} in the config", permanent=True), None
     except DeliveryError as exc:
-        return exc
+        return exc, None
     except Exception as exc:
         logger.exception("channel %s raised an unexpected error sending notification %s", row.channel, row.id)
         LOOP_ERRORS.count(LoopPart.CHANNEL)
-        return DeliveryError(f"unexpected error in the channel ({type(exc).__name__}): {exc}")
-    return None
+        return DeliveryError(f"unexpected error in the channel ({type(exc).__name__}): {exc}"), None
+    return None, made if isinstance(made, str) else None
+
+
+def _earlier_ref(engine: Engine, row: Any) -> str | None:
+    """What this channel made for an earlier message of the episode (Jira: its ticket key), if anything."""
+    n = notifications.c
+    with engine.connect() as conn:
+        return conn.execute(
+            select(n.remote_ref)
+            .where(n.alert_id == row.alert_id, n.channel == row.channel, n.id < row.id, n.remote_ref.is_not(None))
+            .order_by(n.id.desc())
+            .limit(1)
+        ).scalar()
 
 
 def _record_attempt(
@@ -264,8 +279,9 @@ def _record_attempt(
     *,
     now: datetime,
     report: DeliveryReport,
+    made: str | None = None,
 ) -> None:
-    """Record the outcome of one send and release the row's claim."""
+    """Record the outcome of one send (with what the channel made) and release the row's claim."""
     n = notifications.c
     attempts = row.attempts + 1
     released = {"claimed_by": None, "claimed_until": None}
@@ -273,7 +289,14 @@ def _record_attempt(
         conn.execute(
             update(notifications)
             .where(n.id == row.id)
-            .values(state=NotificationState.SENT.value, attempts=attempts, sent_at=now, last_error=None, **released)
+            .values(
+                state=NotificationState.SENT.value,
+                attempts=attempts,
+                sent_at=now,
+                last_error=None,
+                remote_ref=made,
+                **released,
+            )
         )
         _channel_result(conn, row.channel, now=now, error=None)
         report.sent += 1

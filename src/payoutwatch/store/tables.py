@@ -231,6 +231,7 @@ notifications = Table(
     Column("silence_id", Integer),
     Column("claimed_by", String(200), comment="the deliverer sending this row now (host:pid:thread)"),
     Column("claimed_until", UtcDateTime, comment="the claim's expiry; a later deliverer may take the row then"),
+    Column("remote_ref", String(255), comment="what the channel made for this notification (Jira: the ticket key)"),
     # the outbox scan: pending rows by due time
     Index("ix_notifications_due", "state", "next_attempt_at"),
     Index("ix_notifications_alert_channel", "alert_id", "channel"),

@@ -30,8 +30,10 @@ class Report:
 class Channel(Protocol):
     name: str
 
-    def send(self, message: Message) -> None:
-        """Deliver one notification or raise ``DeliveryError``."""
+    def send(self, message: Message) -> str | None:
+        """Deliver one notification or raise ``DeliveryError``. A channel may return a reference to what
+        it made (Jira: the ticket key); the outbox stores it and hands it to the episode's later messages
+        on this channel as ``message.remote_ref``."""
         ...
 
     def send_report(self, report: Report) -> None:

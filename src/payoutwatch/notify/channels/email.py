@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import html
+import re
 import smtplib
+import socket
 import ssl
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Literal
 
 import httpx
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import DeliveryError, Report
@@ -26,39 +30,79 @@ class EmailChannel(ChannelSettingsBase):
     password: SecretStr | None = None
     from_: str = Field("payoutwatch@localhost", alias="from")
     to: list[str]
+    # the domain of Message-IDs (default: the From address's, else this machine's FQDN)
+    message_id_domain: str | None = None
     timeout_seconds: float = 10
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @field_validator("message_id_domain")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and not is_host_name(value):
+            raise ValueError("message_id_domain must be a host name such as mail.example.com")
+        return value
 
-def compose(message: Message, settings: EmailChannel) -> EmailMessage:
-    mail = EmailMessage()
-    mail["Subject"] = f"{message.headline} [{message.severity}]"
+
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def is_host_name(name: str) -> bool:
+    """An RFC 1123 host name with at least one dot (a domain a Message-ID may name)."""
+    return len(name) <= 253 and "." in name and all(HOST_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def message_id_domain(settings: EmailChannel) -> str:
+    """The configured domain, else the From address's, else this machine's FQDN; ``localhost`` if none is one."""
+    _, address = parseaddr(settings.from_)
+    candidates = [settings.message_id_domain, address.rpartition("@")[2], socket.getfqdn()]
+    return next((c.lower() for c in candidates if c and is_host_name(c)), "localhost")
+
+
+def one_line(text: str) -> str:
+    """A header value: no line breaks or other control characters from record text."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def _headers(mail: EmailMessage, settings: EmailChannel, subject: str, now: datetime) -> None:
+    mail["Subject"] = one_line(subject)
     mail["From"] = settings.from_
     mail["To"] = ", ".join(settings.to)
-    mail["X-Payoutwatch-Rule"] = message.rule
-    mail["X-Payoutwatch-Alert-Key"] = message.key
+    mail["Date"] = format_datetime(now.astimezone(UTC))
+
+
+def compose(message: Message, settings: EmailChannel, now: datetime) -> EmailMessage:
+    mail = EmailMessage()
+    _headers(mail, settings, f"{message.headline} [{message.severity}]", now)
+    mail["X-Payoutwatch-Rule"] = one_line(message.rule)
+    mail["X-Payoutwatch-Alert-Key"] = one_line(message.key)
     mail["X-Payoutwatch-Event"] = message.event
-    mail["Message-ID"] = f"<{message.episode}.{message.event}.{message.stage or 'none'}@payoutwatch>"
+    local = f"{message.episode}.{message.event}.{message.stage or 'none'}"
+    mail["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9.!#$%&*+/=?^_{{|}}~-]', '-', local)}@{message_id_domain(settings)}>"
     mail.set_content(message.text())
     rows = "".join(
         f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
         for label, value in message.facts
     )
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in message.reasons)
-    link = f"<p><a href='{html.escape(message.link)}'>Open in payoutwatch</a></p>" if message.link else ""
+    links = "".join(
+        f"<p><a href='{html.escape(url)}'>{text}</a></p>"
+        for url, text in ((message.runbook_url, "Runbook"), (message.link, "Open in payoutwatch"))
+        if url
+    )
     mail.add_alternative(
         f"<html><body><h2>{html.escape(message.headline)}</h2><p>{html.escape(message.summary)}</p>"
-        f"<ul>{reasons}</ul><table>{rows}</table>{link}</body></html>",
+        f"<ul>{reasons}</ul><table>{rows}</table>{links}</body></html>",
         subtype="html",
     )
     return mail
 
 
-def compose_report(report: Report, settings: EmailChannel) -> EmailMessage:
+def compose_report(report: Report, settings: EmailChannel, now: datetime) -> EmailMessage:
     mail = EmailMessage()
-    mail["Subject"], mail["From"], mail["To"] = report.title, settings.from_, ", ".join(settings.to)
-    mail["X-Payoutwatch-Report"] = report.title
+    _headers(mail, settings, report.title, now)
+    mail["X-Payoutwatch-Report"] = one_line(report.title)
+    mail["Message-ID"] = make_msgid("report", domain=message_id_domain(settings))
     mail.set_content(report.markdown)
     mail.add_alternative(report.html, subtype="html")
     return mail
@@ -93,10 +137,10 @@ class Email:
         self.settings = settings  # SMTP: the shared HTTP client is not used
 
     def send(self, message: Message) -> None:
-        smtp_deliver(self.settings, compose(message, self.settings))
+        smtp_deliver(self.settings, compose(message, self.settings, datetime.now(UTC)))
 
     def send_report(self, report: Report) -> None:
-        smtp_deliver(self.settings, compose_report(report, self.settings))
+        smtp_deliver(self.settings, compose_report(report, self.settings, datetime.now(UTC)))
 
 
 CHANNEL_TYPES.register(EmailChannel, Email)

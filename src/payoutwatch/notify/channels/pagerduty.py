@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr
 
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import Report, cannot_carry_reports, post_json
-from payoutwatch.notify.messages import Message
+from payoutwatch.notify.messages import Message, clip, fit_lines
 from payoutwatch.vocabulary import Event
 
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]  # the Events API v2 values
@@ -22,6 +22,9 @@ DEFAULT_SEVERITY_MAP: dict[str, PagerDutySeverity] = {
     "SEV-3": "warning",
     "SEV-4": "info",
 }
+SUMMARY_LIMIT = 1024
+DEDUP_KEY_LIMIT = 255
+REASONS_LIMIT = 100_000  # bytes of reasons, well inside the 512 KB event limit; the alert page has the rest
 
 
 class PagerDutyChannel(ChannelSettingsBase):
@@ -47,35 +50,33 @@ class PagerDuty:
         body: dict[str, Any] = {
             "routing_key": self.settings.routing_key.get_secret_value(),
             "event_action": action,
-            "dedup_key": message.key[:255],
+            "dedup_key": message.key[:DEDUP_KEY_LIMIT],
+        }
+        details: dict[str, Any] = {"rule": message.rule, "alert_key": message.key, "owner": message.owner}
+        payload: dict[str, Any] = {
+            "summary": clip(message.headline, SUMMARY_LIMIT),
+            "source": "payoutwatch",
+            "severity": self.settings.severity_map.get(message.severity, "error"),
+            "custom_details": details,
         }
         if action == "trigger":
-            body["payload"] = {
-                "summary": message.headline[:1024],
-                "source": "payoutwatch",
-                "severity": self.settings.severity_map.get(message.severity, "error"),
-                "timestamp": message.at,
-                "component": message.rule,
-                "class": message.rule,
-                "custom_details": {
-                    "rule": message.rule,
-                    "alert_key": message.key,
-                    "owner": message.owner,
+            payload.update({"timestamp": message.at, "component": message.rule, "class": message.rule})
+            details.update(
+                {
                     "stage": message.stage,
-                    "reasons": message.reasons,
-                    "summary": message.summary,
-                    **{label: value for label, value in message.facts},
-                },
-            }
-            if message.link:
-                body["links"] = [{"href": message.link, "text": "payoutwatch"}]
-        else:
-            body["payload"] = {
-                "summary": message.headline[:1024],
-                "source": "payoutwatch",
-                "severity": self.settings.severity_map.get(message.severity, "error"),
-                "custom_details": {"rule": message.rule, "alert_key": message.key, "owner": message.owner},
-            }
+                    "reasons": fit_lines(message.reasons, REASONS_LIMIT, measure=lambda t: len(t.encode())),
+                    "summary": clip(message.summary, 4000),
+                    **{label: clip(value, 1000) for label, value in message.facts},
+                }
+            )
+            links = [
+                {"href": url, "text": text}
+                for url, text in ((message.link, "Alert in payoutwatch"), (message.runbook_url, "Runbook"))
+                if url
+            ]
+            if links:
+                body["links"] = links
+        body["payload"] = payload
         return body
 
     def send(self, message: Message) -> None:

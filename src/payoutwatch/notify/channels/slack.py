@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from payoutwatch.config import CHANNEL_TYPES, ChannelSettingsBase
 from payoutwatch.notify.channels.base import DeliveryError, Report, post_json
 from payoutwatch.notify.channels.slack_interactive import SlackUser, action_block
-from payoutwatch.notify.messages import Message
+from payoutwatch.notify.messages import Message, clip, fit_lines
 from payoutwatch.vocabulary import Event, Role
 
 RETRYABLE_API_ERRORS = {
@@ -24,8 +24,35 @@ RETRYABLE_API_ERRORS = {
     "service_unavailable",
     "request_timeout",
 }
-SECTION_LIMIT = 2900  # a section's text may hold 3000 characters
-MAX_SECTIONS = 10
+# Block Kit's documented limits (a longer text is refused with invalid_blocks)
+SECTION_TEXT_LIMIT = 3000
+FIELD_TEXT_LIMIT = 2000
+MAX_FIELDS = 10
+HEADER_LIMIT = 150
+MAX_BLOCKS = 50
+CONTEXT_TEXT_LIMIT = 3000
+TEXT_LIMIT = 40000  # the top-level fallback text
+MAX_REPORT_SECTIONS = 10
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters as entities: record text can neither mention nor link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escaped_length(text: str) -> int:
+    return len(mrkdwn_escape(text))
+
+
+def safe(text: str, limit: int) -> str:
+    """``text`` escaped for mrkdwn and cut to ``limit`` characters after escaping."""
+    return mrkdwn_escape(clip(text, limit, escaped_length))
+
+
+def slack_link(url: str, label: str) -> str:
+    """``<url|label>`` with the URL's own ``|``, ``<``, ``>`` percent-encoded and ``&`` escaped."""
+    target = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    return f"<{mrkdwn_escape(target)}|{mrkdwn_escape(label)}>"
 
 
 class SlackChannel(ChannelSettingsBase):
@@ -54,31 +81,44 @@ class SlackChannel(ChannelSettingsBase):
 
 
 def blocks(message: Message) -> list[dict[str, Any]]:
+    head = mrkdwn_escape(clip(message.headline, 600, escaped_length))
+    summary = clip(message.summary, SECTION_TEXT_LIMIT - len(head) - 10, escaped_length)
     out: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{message.headline}*\n{message.summary}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{head}*\n{mrkdwn_escape(summary)}"}},
     ]
     if message.reasons:
-        out.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": "\n".join(f"• {r}" for r in message.reasons)},
-            }
-        )
-    fields = [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in message.facts[:10]]
+        bullets = fit_lines([f"• {r}" for r in message.reasons], SECTION_TEXT_LIMIT, measure=escaped_length)
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_escape("\n".join(bullets))}})
+    fields = [
+        {"type": "mrkdwn", "text": f"*{safe(label, 100)}*\n{safe(value, FIELD_TEXT_LIMIT - 110)}"}
+        for label, value in message.facts[:MAX_FIELDS]
+    ]
     if fields:
         out.append({"type": "section", "fields": fields})
-    context = f"rule `{message.rule}` · alert key `{message.key}` · owner {message.owner}"
-    if message.link:
-        context += f" · <{message.link}|open in payoutwatch>"
-    out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    context = (
+        f"rule `{safe(message.rule, 100)}` · alert key `{safe(message.key, 600)}` · owner {safe(message.owner, 200)}"
+    )
+    links = [
+        slack_link(url, label)
+        for url, label in ((message.runbook_url, "runbook"), (message.link, "open in payoutwatch"))
+        if url
+    ]
+    elements = [context, *(link for link in links if len(link) <= CONTEXT_TEXT_LIMIT)]
+    out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text} for text in elements]})
     return out
 
 
 def report_blocks(report: Report) -> list[dict[str, Any]]:
-    text = report.markdown
-    sections = range(0, min(len(text), MAX_SECTIONS * SECTION_LIMIT), SECTION_LIMIT)
-    return [{"type": "header", "text": {"type": "plain_text", "text": report.title[:150]}}] + [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[i : i + SECTION_LIMIT]}} for i in sections
+    sections: list[str] = []
+    rest = report.markdown
+    while rest and len(sections) < MAX_REPORT_SECTIONS:
+        part = clip(rest, SECTION_TEXT_LIMIT, escaped_length)
+        if part.endswith("…") and len(sections) < MAX_REPORT_SECTIONS - 1:
+            part = part[:-1]  # continued in the next section
+        sections.append(part)
+        rest = rest[len(part) :]
+    return [{"type": "header", "text": {"type": "plain_text", "text": clip(report.title, HEADER_LIMIT)}}] + [
+        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn_escape(part)}} for part in sections
     ]
 
 
@@ -89,17 +129,17 @@ class Slack:
         self.client = client
 
     def payload(self, message: Message) -> dict[str, Any]:
-        text = f"{message.headline} (rule {message.rule}, alert key {message.key})"
+        text = clip(f"{message.headline} (rule {message.rule}, alert key {message.key})", TEXT_LIMIT, escaped_length)
         body_blocks = blocks(message)
         if self.settings.interactive and message.event != Event.RESOLVED:
-            body_blocks.append(action_block(message.key))
-        return self._addressed({"text": text, "blocks": body_blocks})
+            body_blocks.append(action_block(message.key, message.runbook_url))
+        return self._addressed({"text": mrkdwn_escape(text), "blocks": body_blocks})
 
     def send(self, message: Message) -> None:
         self._post(self.payload(message))
 
     def send_report(self, report: Report) -> None:
-        self._post(self._addressed({"text": report.title, "blocks": report_blocks(report)}))
+        self._post(self._addressed({"text": safe(report.title, TEXT_LIMIT), "blocks": report_blocks(report)}))
 
     def _addressed(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.settings.webhook_url is None:
