@@ -94,8 +94,12 @@ def message(rule: str, event: Event, stage: str | None, reasons: list[str]) -> t
     return render(transition(rule, event, stage, reasons), settings), settings
 
 
-def slack_payload(msg: Message) -> dict[str, Any]:
-    settings = parse_settings({"channels": {"s": {"type": "slack", "webhook_url": "http://slack.test/x"}}})
+SLACK_WEBHOOK = {"type": "slack", "webhook_url": "http://slack.test/x"}
+SLACK_BOT = {"type": "slack", "bot_token": "xoxb-1", "channel": "#ops", "signing_secrets": ["s"]}  # with buttons
+
+
+def slack_payload(msg: Message, config: dict[str, Any] = SLACK_WEBHOOK) -> dict[str, Any]:
+    settings = parse_settings({"channels": {"s": config}})
     channel = build_channel("s", settings.channel("s"), httpx.Client())
     assert isinstance(channel, Slack)
     return channel.payload(msg)
