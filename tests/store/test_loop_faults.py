@@ -20,7 +20,7 @@ from payoutwatch.notify.channels import Report
 from payoutwatch.notify.messages import Message
 from payoutwatch.service import Heartbeat, LoopState, tick
 from payoutwatch.sources.base import Page
-from payoutwatch.store.tables import alerts, notifications
+from payoutwatch.store.tables import alerts, notifications, report_runs
 from payoutwatch.usecases.syncing import source_listing
 from payoutwatch.web.app import create_app
 from tests import helpers
@@ -198,3 +198,26 @@ def test_readyz_answers_from_the_stored_evaluation_and_the_heartbeat_follows_goo
         assert client.get("/readyz").status_code == 200 and beat.hits() == 2
     finally:
         beat.server.close()
+
+
+def test_a_report_channel_raising_is_recorded_with_the_report_and_the_tick_goes_on(
+    faulty_types: None, store: Engine
+) -> None:
+    with ChannelServer() as pd:
+        settings = make_settings(
+            channels={
+                "pd": {"type": "pagerduty", "routing_key": "R" * 32, "events_url": f"{pd.url}/pagerduty/enqueue"},
+                "broken": {"type": "broken"},
+            },
+            routes=[{"rule": "automation_failure", "channels": ["pd"]}],
+            reports={"weekly": {"channels": ["broken"], "schedule": "FREQ=DAILY;BYHOUR=7;BYMINUTE=0"}},
+        )
+        helpers.failed_run(store, settings, NOW)
+        before = LOOP_ERRORS.snapshot()
+        report = tick(store, settings, LoopState(), clock=lambda: NOW)
+        assert report.sent == 1 and not report.weekly_sent and report.failed_parts == []
+        assert [r["body"]["dedup_key"] for r in pd.pd.of("trigger")] == ["automation_failure:payouts:2026-03-05"]
+        with store.connect() as conn:
+            run = conn.execute(select(report_runs)).one()
+        assert run.sent_at is None and "broken: unexpected error (AttributeError)" in run.error
+        assert LOOP_ERRORS.snapshot()[LoopPart.REPORT] - before[LoopPart.REPORT] == 1

@@ -6,12 +6,14 @@ tried again on the next tick, for up to a day after the occurrence.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine, insert, select, update
 
 from payoutwatch.config import Settings
+from payoutwatch.loop_errors import LOOP_ERRORS, LoopPart
 from payoutwatch.notify.channels import DeliveryError, Report, build_channel
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
@@ -19,6 +21,7 @@ from payoutwatch.schedule import schedule_for
 from payoutwatch.store.tables import report_runs
 
 LATE_LIMIT = timedelta(days=1)
+logger = logging.getLogger("payoutwatch.reports")
 
 
 def send_weekly(engine: Engine, settings: Settings, *, at: datetime, client: httpx.Client | None = None) -> list[str]:
@@ -38,6 +41,10 @@ def send_weekly(engine: Engine, settings: Settings, *, at: datetime, client: htt
                 build_channel(channel, settings.channel(channel), http).send_report(report)
             except DeliveryError as exc:
                 errors.append(f"{channel}: {exc}")
+            except Exception as exc:  # one channel's bug is that channel's failure, recorded with the run
+                logger.exception("channel %s raised an unexpected error sending the weekly report", channel)
+                LOOP_ERRORS.count(LoopPart.REPORT)
+                errors.append(f"{channel}: unexpected error ({type(exc).__name__}): {exc}")
     finally:
         if client is None:
             http.close()
@@ -64,7 +71,12 @@ def run_scheduled(engine: Engine, settings: Settings, *, now: datetime, client: 
     occurrence = due_occurrence(engine, settings, now)
     if occurrence is None:
         return False
-    errors = send_weekly(engine, settings, at=now, client=client)
+    try:
+        errors = send_weekly(engine, settings, at=now, client=client)
+    except Exception as exc:  # the report itself failed: recorded as this occurrence's error, tried next tick
+        logger.exception("the weekly report failed")
+        LOOP_ERRORS.count(LoopPart.REPORT)
+        errors = [f"the report failed ({type(exc).__name__}): {exc}"]
     with engine.begin() as conn:
         known = conn.execute(
             select(report_runs.c.attempts).where(
