@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from payoutwatch.cli import app
+from payoutwatch.metrics import compute
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import job_runs, reserve_snapshots
 from payoutwatch.usecases.evaluation import evaluate
@@ -181,6 +182,18 @@ def test_prometheus_runs_fire_and_resolve_like_the_same_runs_ingested(tmp_path: 
         ("s1", 123456, 100000)
     }
 
+    with synced.connect() as conn:  # Payout Health end to end
+        health = compute("payout_health", conn, minutes(C3, 70), make_settings())
+    assert (health["last_run"]["status"], health["last_run"]["duration_s"], health["last_run"]["processed_ratio"]) == (
+        "succeeded",
+        49 * 60,
+        1.0,
+    )
+    assert [(c["scheduled_for"], c["runs"]) for c in health["cycles"]][:2] == [
+        ("2026-04-02T10:00:00Z", 1),
+        ("2026-03-19T10:00:00Z", 2),
+    ]
+
     direct = open_store(f"sqlite:///{tmp_path / 'direct.db'}")
     load(direct, make_settings(), "job_runs", DIRECT, datetime.now(UTC))
     expected = transitions(direct)
@@ -206,13 +219,16 @@ def test_queries_are_sent_with_bearer_auth_and_a_refused_query_fails_the_sync(st
         good = make_settings(sources={"prom": source_config(server.url, bearer_token="s3cret-token")})
         result = sync_source(store, good, "prom", now=lambda: utc(2026, 3, 20))
         assert result.error is not None and "HTTP 400" in result.error, result.error
+        basic = make_settings(sources={"prom": source_config(server.url, username="pw", password="pass-word")})
+        assert "refused the credentials" in str(sync_source(store, basic, "prom", now=lambda: utc(2026, 3, 20)).error)
         wrong = make_settings(sources={"prom": source_config(server.url, bearer_token="wrong-token")})
         result = sync_source(store, wrong, "prom", now=lambda: utc(2026, 3, 20))
         assert result.error is not None and "refused the credentials" in result.error
         assert "wrong-token" not in result.error
     finally:
         server.close()
-    assert seen and seen[0]["Authorization"] == "Bearer s3cret-token"
+    assert seen[0]["Authorization"] == "Bearer s3cret-token"
+    assert "Basic cHc6cGFzcy13b3Jk" in [h.get("Authorization") for h in seen]  # pw:pass-word
 
 
 def test_a_first_sync_reads_its_lookback_page_by_page_and_resumes_from_the_cursor(store: Engine) -> None:

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import lkml
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from payoutwatch.cli import app
 from payoutwatch.demo import build_platform, load
 from payoutwatch.metrics import compute
+from payoutwatch.store.engine import open_store
 from payoutwatch.store.types import from_micros, to_micros
 from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.lookml import lookml
-from tests.conftest import make_settings, utc
+from tests.conftest import fresh_postgres_database, make_settings, utc
 
 NOW = utc(2026, 4, 2, 10, 30)  # half an hour into a cycle: the demo's run of it is still going
 INSTANTS = [NOW, NOW - timedelta(days=9, hours=5)]
@@ -177,3 +180,35 @@ def test_the_cli_prints_the_export(tmp_path: Any) -> None:
     manual = next(v for v in parsed["views"] if v["name"] == "manual_payouts")
     window = next(d for d in manual["dimensions"] if d["name"] == "in_window")
     assert "INTERVAL '1209600 seconds'" in window["sql"]  # the configured 14 days
+
+
+def test_the_read_only_role_of_docs_looker_reads_the_model_and_nothing_else(postgres_server: str) -> None:
+    url = fresh_postgres_database(postgres_server)
+    store = open_store(url)
+    database = url.rsplit("/", 1)[1]
+    role = f"looker_reader_{database}"
+    block = re.search(r"```sql\n(.*?)```", (Path(__file__).parents[2] / "docs" / "looker.md").read_text(), re.S)
+    assert block is not None
+    script = block.group(1).replace("looker_reader", role).replace("DATABASE payoutwatch", f'DATABASE "{database}"')
+    with store.begin() as conn:
+        for statement in filter(str.strip, script.split(";")):
+            conn.execute(text(statement))
+    store.dispose()
+    reader = create_engine(url.replace("postgres@", f"{role}:change-me@", 1))
+    parsed = lkml.load(lookml(make_settings()))
+    try:
+        with reader.connect() as conn:
+            for view in parsed["views"]:  # every measure of the model runs as the role
+                for measure in view.get("measures", []):
+                    sql = f"SELECT {measure_sql(view, measure['name'])} FROM {view['sql_table_name']}"
+                    conn.execute(text(sql)).one()
+        for forbidden in ("SELECT * FROM api_tokens", "INSERT INTO alert_history (alert_id) VALUES (1)"):
+            with reader.connect() as conn, pytest.raises(DBAPIError):
+                conn.execute(text(forbidden))
+    finally:
+        reader.dispose()
+        admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
