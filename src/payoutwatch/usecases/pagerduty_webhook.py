@@ -6,12 +6,12 @@ HMAC-SHA256 of the raw body under one of the subscription's secrets (several dur
 under any configured secret (``channels.<name>.webhook_secrets``) passes. Refusals are audited like the
 Stripe webhook's (``pagerduty_webhook_refused``, aggregated per cause and minute).
 
-The payload (PagerDuty's v3 shape) is ``{"event": {"id", "event_type", "resource_type": "incident",
-"occurred_at", "agent": {"id", "summary", "type": "user_reference", …}, "data": {"id", "type":
-"incident", "incident_key", "status", "title", …}}}``. The alert key is ``event.data.incident_key``: the
-incident's de-duplication key, which is the ``dedup_key`` payoutwatch sent with the Events API v2
-trigger (the alert key). The action is audited and recorded in the alert's history as
-``pagerduty:<event.agent.summary>`` (the PagerDuty user's name).
+The payload (PagerDuty's documented v3 shape, developer-docs webhooks/01-Overview.md) is
+``{"event": {"id", "event_type", "resource_type": "incident", "occurred_at", "agent": {"id", "summary",
+"type": "user_reference", …}, "data": {"id", "type": "incident", "incident_key", "status", "title", …}}}``.
+The alert key is ``event.data.incident_key``: the incident's de-duplication key, which is the
+``dedup_key`` payoutwatch sent with the Events API v2 trigger (the alert key). The action is audited and
+recorded in the alert's history as ``pagerduty:<event.agent.summary>`` (the PagerDuty user's name).
 
 An event is applied once: its id is stored in ``webhook_events`` in the same transaction as the action,
 so a redelivery does nothing. An event whose key names no firing alert (an unknown key, or an alert
