@@ -125,3 +125,30 @@ def test_one_unreadable_file_in_a_glob_is_reported_by_name_and_the_others_are_st
     assert sync_source(store, settings, "certs", now=lambda: NOW).warnings == []
     [listed] = source_listing(store, settings)
     assert listed["warnings"] == []  # the warning goes once the file is fixed
+
+
+def test_sync_and_sources_print_the_unreadable_file(tmp_path: Path) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from payoutwatch.cli import app
+
+    good, key = make_certificate("Merchant ID: merchant.z", utc(2025, 1, 1), utc(2027, 3, 1))
+    write(tmp_path / "merchant_id.cer", good, key)
+    (tmp_path / "empty.cer").write_bytes(b"")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "store": {"url": f"sqlite:///{tmp_path / 'pw.db'}"},
+                "schedule": {"start": "2026-03-05"},
+                "sources": {"certs": {"type": "certificates", "paths": [str(tmp_path / "*.cer")]}},
+            }
+        )
+    )
+    runner = CliRunner()
+    synced = runner.invoke(app, ["--config", str(config), "sync"])
+    assert synced.exit_code == 0 and "certs: ok, 1 credentials" in synced.output, synced.output
+    assert f"certs: warning: {tmp_path / 'empty.cer'}: not a DER" in synced.output
+    listed = runner.invoke(app, ["--config", str(config), "sources"])
+    assert listed.exit_code == 0 and f"certs: warning: {tmp_path / 'empty.cer'}: not a DER" in listed.output

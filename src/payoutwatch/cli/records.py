@@ -78,9 +78,12 @@ def sources(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--jso
     from payoutwatch.usecases.syncing import source_listing
 
     inv = invocation(ctx)
-    inv.terminal.listing(
-        "sources", source_listing(inv.reader, inv.settings), json_output, empty="no sources configured"
-    )
+    rows = source_listing(inv.reader, inv.settings)
+    inv.terminal.listing("sources", rows, json_output, empty="no sources configured")
+    if not json_output:  # the table has no room for lists: a source's warnings follow it, one a line
+        for row in rows:
+            for warning in row["warnings"]:
+                inv.terminal.warn(f"{row['source']}: warning: {warning}")
 
 
 class _PingCommand(TyperCommand):
