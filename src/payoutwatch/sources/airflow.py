@@ -19,7 +19,8 @@ unfinished (else the newest run seen), so running runs are read again until they
   ``rerun_memory_days`` (its start, attempt number, record and try numbers). A run seen again with
   another start was cleared and re-run: the earlier attempt is stored as its own run
   ``<run id>#try<n>`` (so its failure stays in history and as-of views) and the current attempt keeps
-  the run id, its retries counted from the try numbers the earlier attempt ended with.
+  the run id, its retries counted from the try numbers the earlier attempt ended with. An attempt that
+  no sync saw finish (cleared between two syncs while still unread, or while running) is not kept.
 """
 
 from __future__ import annotations
