@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -299,29 +300,33 @@ def validate_objects(
     unit: str = "line",
 ) -> list[Record]:
     """Validate already-decoded objects, each paired with its line (or record) number."""
-    model = RECORD_TYPES[kind]
     errors = list(errors or [])
     records: list[Record] = []
-    has_money = "currency" in model.model_fields
     for number, obj in objects:
-        if not isinstance(obj, dict):
-            errors.append(RecordError(number, "(record)", "expected a JSON object", unit))
-            continue
-        try:
-            record = model.model_validate(obj)
-        except ValidationError as exc:
-            errors.extend(_describe(number, exc, unit))
-            continue
-        money_currency = record.currency if has_money else None  # type: ignore[attr-defined]
-        if money_currency is not None and money_currency.upper() != currency:
-            errors.append(
-                RecordError(number, "currency", f"{money_currency!r} is not the base currency {currency}", unit)
-            )
-            continue
-        records.append(record)
+        record, problems = validate_object(kind, number, obj, currency=currency, unit=unit)
+        errors.extend(problems)
+        if record is not None:
+            records.append(record)
     if errors:
         raise BatchRejected(kind, sorted(errors, key=lambda e: e.line))
     return records
+
+
+def validate_object(
+    kind: str, number: int, obj: Any, *, currency: str = "CAD", unit: str = "line"
+) -> tuple[Record | None, list[RecordError]]:
+    """One decoded object as a ``kind`` record, or the problems found in it (with its number)."""
+    model = RECORD_TYPES[kind]
+    if not isinstance(obj, dict):
+        return None, [RecordError(number, "(record)", "expected a JSON object", unit)]
+    try:
+        record = model.model_validate(obj)
+    except ValidationError as exc:
+        return None, _describe(number, exc, unit)
+    money_currency = record.currency if "currency" in model.model_fields else None  # type: ignore[attr-defined]
+    if money_currency is not None and money_currency.upper() != currency:
+        return None, [RecordError(number, "currency", f"{money_currency!r} is not the base currency {currency}", unit)]
+    return record, []
 
 
 class _DuplicateField(ValueError):
@@ -376,16 +381,28 @@ def split_batch(data: str | bytes) -> tuple[list[tuple[int, Any]], list[RecordEr
         return _split_array(raw)
     objects: list[tuple[int, Any]] = []
     errors: list[RecordError] = []
-    for number, line in enumerate(raw.split(b"\n"), start=1):
+    for number, decoded in decode_lines(raw.split(b"\n")):
+        if isinstance(decoded, RecordError):
+            errors.append(decoded)
+        else:
+            objects.append((number, decoded))
+    return objects, errors, "line"
+
+
+def decode_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
+    """JSON Lines, one line at a time: ``(line number, object)``, or ``(line number, RecordError)`` for a
+    line that is not UTF-8 or not acceptable JSON. Blank lines are skipped; a leading byte order mark too."""
+    for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
         if not line.strip():
             continue
         try:
-            objects.append((number, decode_json(line.decode("utf-8"))))
+            yield number, decode_json(line.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            errors.append(RecordError(number, "(encoding)", f"not UTF-8 (byte {exc.start + 1} of the line)"))
+            yield number, RecordError(number, "(encoding)", f"not UTF-8 (byte {exc.start + 1} of the line)")
         except JsonRefused as exc:
-            errors.append(RecordError(number, exc.field, exc.reason))
-    return objects, errors, "line"
+            yield number, RecordError(number, exc.field, exc.reason)
 
 
 def _split_array(raw: bytes) -> tuple[list[tuple[int, Any]], list[RecordError], str]:

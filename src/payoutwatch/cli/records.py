@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from typer.core import TyperCommand
@@ -25,22 +26,35 @@ def ingest(
 ) -> None:
     """Store records (an idempotent upsert); a batch with any bad record is refused whole."""
     from payoutwatch.records import RECORD_TYPES, BatchRejected, unknown_kind_message
-    from payoutwatch.usecases.ingestion import ingest_text
+    from payoutwatch.usecases.ingestion import ingest_lines, ingest_text
 
     inv = invocation(ctx)
     if kind not in RECORD_TYPES:
         inv.fail(unknown_kind_message(kind), code=2)
     try:
-        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()  # decoded per line
+        raw = sys.stdin.buffer if file == "-" else Path(file).open("rb")  # noqa: SIM115 (closed below)
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     except OSError as exc:
         inv.fail(f"cannot read {file}: {exc.strerror}", code=2)
     try:
-        result = ingest_text(inv.engine, kind, data, inv.settings, now=inv.now(), actor=inv.actor())
+        with stream:
+            if _is_json_array(stream):  # one JSON value: read whole; JSON Lines stream with flat memory
+                result = ingest_text(inv.engine, kind, stream.read(), inv.settings, now=inv.now(), actor=inv.actor())
+            else:
+                result = ingest_lines(inv.engine, kind, stream, inv.settings, now=inv.now(), actor=inv.actor())
+    except OSError as exc:
+        inv.fail(f"cannot read {file}: {exc.strerror}", code=2)
     except BatchRejected as exc:
         for problem in exc.errors:
             inv.terminal.warn(f"{file}: {problem}")
         inv.fail(f"{len(exc.errors)} problem(s) in {kind} batch; nothing was written")
     inv.terminal.say(f"stored {result.stored} {kind} record(s)")
+
+
+def _is_json_array(stream: io.BufferedReader) -> bool:
+    """Whether the input starts (after a byte order mark and white space) with ``[``, without consuming it."""
+    head = stream.peek(65536)[:65536]
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
 
 
 @app.command()

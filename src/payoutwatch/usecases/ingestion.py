@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,10 +15,22 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from payoutwatch.config import Settings
-from payoutwatch.records import RECORD_TYPES, RecordError, split_batch, unknown_kind_message, validate_objects
+from payoutwatch.records import (
+    RECORD_TYPES,
+    BatchRejected,
+    Record,
+    RecordError,
+    decode_lines,
+    split_batch,
+    unknown_kind_message,
+    validate_object,
+    validate_objects,
+)
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.audit import audit
-from payoutwatch.store.ingest import ingest_records
+from payoutwatch.store.ingest import CHUNK, ingest_records
+
+MAX_LISTED = 1000  # problems listed one by one when a long stream is refused; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -64,3 +76,55 @@ def ingest_text(
         result = store_records(conn, settings, kind, objects, now=now, unit=unit, errors=errors)
         audit(conn, actor=actor, action="ingest", target=kind, now=now, details={"stored": result.stored})
     return result
+
+
+def ingest_lines(
+    engine: Engine,
+    kind: str,
+    lines: Iterable[bytes],
+    settings: Settings,
+    *,
+    now: datetime,
+    actor: str = "cli",
+    chunk: int = CHUNK,
+) -> StoredBatch:
+    """Store JSON Lines as they are read, so memory stays flat whatever the size of the input.
+
+    One transaction holds the whole batch: records are upserted a chunk at a time while every line
+    is valid; after the first problem nothing more is written, the rest is still read so that every
+    problem is listed (the first ``MAX_LISTED``, then a count), and ``BatchRejected`` rolls back what
+    was written. Same refusals and messages as ``ingest_text``; within a batch the last record for a
+    key wins.
+    """
+    if kind not in RECORD_TYPES:
+        raise ValueError(unknown_kind_message(kind))
+    schedule = schedule_of(settings)
+    errors: list[RecordError] = []
+    unlisted = last_line = valid = stored = 0
+    pending: list[Record] = []
+    with engine.begin() as conn:
+        for number, decoded in decode_lines(lines):
+            last_line = number
+            record, problems = (
+                (None, [decoded])
+                if isinstance(decoded, RecordError)
+                else validate_object(kind, number, decoded, currency=settings.currency)
+            )
+            room = max(0, MAX_LISTED - len(errors))
+            errors.extend(problems[:room])
+            unlisted += len(problems) - len(problems[:room])
+            if record is None:
+                continue
+            valid += 1
+            if not errors:
+                pending.append(record)
+            if len(pending) >= chunk:
+                stored += ingest_records(conn, kind, pending, schedule=schedule, now=now).stored
+                pending = []
+        if errors:
+            if unlisted:
+                errors.append(RecordError(last_line, "(batch)", f"{unlisted} more problem(s) not listed"))
+            raise BatchRejected(kind, errors)
+        stored += ingest_records(conn, kind, pending, schedule=schedule, now=now).stored
+        audit(conn, actor=actor, action="ingest", target=kind, now=now, details={"stored": stored})
+    return StoredBatch(kind=kind, valid=valid, stored=stored)
