@@ -145,8 +145,9 @@ def ping(
         inv.fail(f"{exc}; {_PING_USAGE}", code=2)
     try:
         reported = json.loads(figures) if figures else None
-    except json.JSONDecodeError as exc:
-        inv.fail(f"--figures is not JSON: {exc.msg}", code=2)
+    except (ValueError, RecursionError) as exc:  # ValueError: not JSON, or an integer of thousands of digits
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(";")[0]
+        inv.fail(f"--figures is not JSON: {reason}", code=2)
     run = _Pinger(inv, job)(event, run_id=run_id, exit_code=exit_code, figures=reported)
     if run is None:
         raise typer.Exit(1)

@@ -24,12 +24,20 @@ def unix_instant(created: Any) -> datetime:
         raise ValueError(f"created {str(created)[:40]!r} is not a Unix time in range") from None
 
 
+def _integer(value: Any, field: str) -> int:
+    """A Stripe integer field (``amount``): an integer, never a string, a float or a boolean coerced into one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} {str(value)[:40]!r} is not an integer")
+    return value
+
+
 def _when(created: Any) -> str:
     return unix_instant(created).isoformat()
 
 
 def transfer_record(obj: Any) -> dict[str, Any]:
-    amount, amount_reversed = int(obj["amount"]), int(obj.get("amount_reversed") or 0)
+    amount = _integer(obj["amount"], "amount")
+    amount_reversed = _integer(obj.get("amount_reversed") or 0, "amount_reversed")
     record: dict[str, Any] = {
         "transfer_id": obj["id"],
         "amount_cents": amount,
@@ -45,7 +53,7 @@ def transfer_record(obj: Any) -> dict[str, Any]:
 def payout_record(obj: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
         "transfer_id": obj["id"],
-        "amount_cents": int(obj["amount"]),
+        "amount_cents": _integer(obj["amount"], "amount"),
         "currency": str(obj["currency"]).upper(),
         "created_at": _when(obj["created"]),
         "reversed": obj.get("status") in FAILED_PAYOUT,
@@ -64,7 +72,7 @@ def _linked(record: dict[str, Any], obj: Any) -> dict[str, Any]:
 
 
 def platform_snapshot(available: list[Any], currency: str, threshold_cents: int, as_of: datetime) -> dict[str, Any]:
-    cents = sum(int(a["amount"]) for a in available if str(a["currency"]).upper() == currency)
+    cents = sum(_integer(a["amount"], "amount") for a in available if str(a["currency"]).upper() == currency)
     return {
         "account_id": "platform",
         "as_of": as_of.isoformat(),

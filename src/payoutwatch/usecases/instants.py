@@ -18,6 +18,7 @@ import re
 from datetime import datetime
 
 from payoutwatch import clock
+from payoutwatch.records import EARLIEST, LATEST
 
 EXAMPLE = "2026-03-05T11:00:00Z"
 _HAS_OFFSET = re.compile(r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$")
@@ -27,25 +28,36 @@ class InstantError(ValueError):
     """A value that is not an instant; the message names the option and shows a valid example."""
 
 
-def parse_instant(text: str, *, option_name: str, naive_as_utc: bool = False) -> datetime:
+def parse_instant(text: str, *, option_name: str, naive_as_utc: bool = False, within_records: bool = False) -> datetime:
     """``text`` as an aware UTC instant, or ``InstantError``.
 
     ``naive_as_utc`` reads a value without an offset as UTC: an HTML ``datetime-local`` input
     carries no zone and the pages speak UTC. Everywhere else a missing offset is an error.
+    ``within_records`` refuses an instant outside the records' bounds (1970-01-01 … 2199-12-31 UTC,
+    DESIGN §3): a view of the records at year 1 or 9999 shows nothing and cannot be computed. An
+    instant that cannot be moved to UTC at all (year 1 at +05:00) is always refused.
     """
     value = text.strip()
     if naive_as_utc and "T" in value and not _HAS_OFFSET.search(value):
         value += "Z"
+    shown = text if len(text) <= 60 else text[:60] + "…"
     try:
-        return clock.parse_instant(value)
+        instant = clock.parse_instant(value)
+    except OverflowError:  # year 1 or 9999 moved out of range by its offset
+        instant = None
     except ValueError:
         raise InstantError(
-            f"{option_name} {text!r} is not an ISO 8601 instant with an offset, e.g. {EXAMPLE}"
+            f"{option_name} {shown!r} is not an ISO 8601 instant with an offset, e.g. {EXAMPLE}"
         ) from None
+    if instant is None or (within_records and not EARLIEST <= instant <= LATEST):
+        raise InstantError(f"{option_name} {shown!r} is outside 1970-01-01 … 2199-12-31 (UTC)")
+    return instant
 
 
-def instant_or_now(text: str | None, *, option_name: str, now: datetime, naive_as_utc: bool = False) -> datetime:
+def instant_or_now(
+    text: str | None, *, option_name: str, now: datetime, naive_as_utc: bool = False, within_records: bool = False
+) -> datetime:
     """``now`` when no value was given, else ``parse_instant`` (a bad value is an error, not now)."""
     if text is None:
         return now
-    return parse_instant(text, option_name=option_name, naive_as_utc=naive_as_utc)
+    return parse_instant(text, option_name=option_name, naive_as_utc=naive_as_utc, within_records=within_records)

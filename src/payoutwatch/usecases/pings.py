@@ -62,6 +62,8 @@ def record_ping(
     figures: dict[str, Any] | None = None,
 ) -> str:
     """Record one ping and return the run id it applies to (raises BatchRejected for bad figures)."""
+    if figures is not None and not isinstance(figures, dict):
+        raise ValueError(f'figures must be a JSON object such as {{"studios_processed": 120}}, not {figures!r:.60}')
     figures = dict(figures or {})
     unknown = set(figures) - set(RUN_FIGURES)
     if unknown:

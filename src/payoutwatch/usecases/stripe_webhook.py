@@ -79,11 +79,16 @@ def verify(payload: bytes, header: str | None, secrets: list[str], *, tolerance:
         raise SignatureError(f"the timestamp is older than the {tolerance} s tolerance", cause="stale")
     try:
         event = json.loads(text)
-    except json.JSONDecodeError:
-        raise SignatureError("the body is not JSON", cause="not_json") from None
-    if not isinstance(event, dict) or "id" not in event or "type" not in event:
-        raise SignatureError("the body is not a Stripe event", cause="not_an_event")
+    except (ValueError, RecursionError):  # not JSON, an integer of thousands of digits, nesting too deep
+        raise SignatureError("the body is not JSON that can be read", cause="not_json") from None
+    if not isinstance(event, dict) or not _event_text(event.get("id"), 255) or not _event_text(event.get("type"), 100):
+        raise SignatureError("the body is not a Stripe event (an id and a type as short strings)", cause="not_an_event")
     return event
+
+
+def _event_text(value: Any, limit: int) -> bool:
+    """An event's ``id`` or ``type``: a string of 1 … ``limit`` printable characters (it is stored as is)."""
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
 
 
 def records_of(event: dict[str, Any], config: StripeSource, currency: str) -> dict[str, list[dict[str, Any]]]:
@@ -155,5 +160,6 @@ def _records(event: dict[str, Any], config: StripeSource, currency: str) -> dict
     try:
         return records_of(event, config, currency)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        problem = f"not a well-formed {str(event.get('type'))[:60]} event ({type(exc).__name__}: {str(exc)[:200]})"
+        reason = str(exc)[:200].encode("utf-8", "backslashreplace").decode()  # a lone surrogate is shown escaped
+        problem = f"not a well-formed {event['type'][:60]} event ({type(exc).__name__}: {reason})"
         raise BatchRejected("event", [RecordError(1, "data.object", problem, unit="event")]) from None

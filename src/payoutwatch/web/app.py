@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -58,9 +59,18 @@ def create_app(
     app.include_router(api.router)
     pages.install_page_errors(app)
     app.add_exception_handler(json.JSONDecodeError, _bad_json)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     return app
 
 
 def _bad_json(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, json.JSONDecodeError)
     return JSONResponse({"detail": f"not JSON: {exc.msg}"}, status_code=422)
+
+
+def _invalid_request(_request: Request, exc: Exception) -> Response:
+    """422 naming each field and what is wrong with it, without echoing the value: a value may be huge, or
+    hold a lone surrogate that cannot be written as UTF-8 (the default answer then fails with a 500)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+    return Response(json.dumps({"detail": errors}, default=str), status_code=422, media_type="application/json")

@@ -111,7 +111,7 @@ def check_silence(state: WebState, who: Person, matcher: Matcher) -> None:
 def api_instant(state: State, at: Annotated[str | None, Query()] = None) -> datetime:
     """``?at=`` as an instant (now when absent); 422 for a value that is not one."""
     try:
-        return instant_or_now(at, option_name="at", now=state.now())
+        return instant_or_now(at, option_name="at", now=state.now(), within_records=True)
     except InstantError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -178,7 +178,7 @@ def page_instant(value: str, *, field: str) -> datetime:
     """An instant typed into a page's ``field``; ``datetime-local`` inputs carry no zone, and the pages
     speak UTC. Raises ``BadInstant`` naming the field and the value."""
     try:
-        return parse_instant(value, option_name=field, naive_as_utc=True)
+        return parse_instant(value, option_name=field, naive_as_utc=True, within_records=True)
     except InstantError as exc:
         raise BadInstant(str(exc)) from None
 
