@@ -228,6 +228,10 @@ def test_interactive_channels_post_the_three_buttons_with_the_alert_key(slack_ap
         ("silence_4h", FINANCE_KEY, "Silence 4 h"),
     ]
     assert all(b["type"] != "actions" for b in resolved["blocks"])
+    with httpx.Client() as client:
+        runbook = Message(**{**message.__dict__, "runbook_url": "https://wiki.example.com/reserves"})
+        [actions] = [b for b in Slack("s", settings, client).payload(runbook)["blocks"] if b["type"] == "actions"]
+    assert actions["elements"][-1]["url"] == "https://wiki.example.com/reserves"
 
 
 def test_an_address_refused_too_often_gets_429_and_its_refusals_stop_being_audited(workspace: Workspace) -> None:
