@@ -22,8 +22,8 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from payoutwatch.config import ConfigError, Settings, parse_settings
-from payoutwatch.notify.channels import build_channel
-from payoutwatch.notify.channels.email import Email, compose, is_host_name
+from payoutwatch.notify.channels import Report, build_channel
+from payoutwatch.notify.channels.email import Email, compose, compose_report, is_host_name
 from payoutwatch.notify.channels.jira import Jira
 from payoutwatch.notify.channels.pagerduty import PagerDuty
 from payoutwatch.notify.channels.slack import Slack
@@ -286,6 +286,13 @@ def test_message_id_domain_is_a_host_name() -> None:
     with pytest.raises(ConfigError, match="host name"):
         email_settings(message_id_domain="payoutwatch")
     assert isinstance(build_channel("m", email_settings(), httpx.Client()), Email)
+
+
+def test_report_emails_parse_strictly_too() -> None:
+    report = Report(title=f"Weekly report\n{HOSTILE}", markdown="# Weekly\n" + HOSTILE, html=f"<p>{HOSTILE}</p>")
+    parsed = email.message_from_bytes(compose_report(report, email_settings(), AT).as_bytes(), policy=strict)
+    assert parsed["Date"].datetime == AT and str(parsed["Message-ID"]).endswith("@alerts.example.com>")
+    assert "\n" not in str(parsed["Subject"])
 
 
 def test_runbook_url_must_be_a_web_address() -> None:
