@@ -97,6 +97,16 @@ def _plain_text(value: str) -> str:
     return value
 
 
+def text_problem(value: str, limit: int) -> str | None:
+    """Why ``value`` cannot be stored as a short text (empty, over ``limit`` characters, a control
+    character other than tab), or None: the bounds of ids, for values that are not records (a ping's job,
+    a silence's matcher)."""
+    if not 0 < len(value) <= limit:
+        return f"must be 1 … {limit} characters, not {len(value)}"
+    found = _FORBIDDEN_CHARS.search(value)
+    return None if found is None else f"contains the control character U+{ord(found.group()):04X}"
+
+
 Instant = Annotated[datetime, BeforeValidator(_instant)]
 Cents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS)]
 Amount = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]

@@ -24,6 +24,7 @@ from payoutwatch.config import Settings
 from payoutwatch.metrics.reconciliation import reconciliation
 from payoutwatch.notify import silences
 from payoutwatch.notify.outbox import enqueue
+from payoutwatch.records import text_problem
 from payoutwatch.rules.engine import acknowledge, resolve_by_person
 from payoutwatch.store.audit import audit
 from payoutwatch.store.tables import alert_reviews, alerts, job_runs, reconciliation_signoffs
@@ -117,6 +118,12 @@ def add_silence(
     """
     if matcher.rule is not None:
         _known_rule(matcher.rule)
+    for name, value, limit in (("rule", matcher.rule, 60), ("key", matcher.key, 300), ("owner", matcher.owner, 200)):
+        problem = None if value is None else text_problem(value, limit)
+        if value is not None and problem is not None:
+            raise SilenceRejected(f"the silence's {name} {value[:40]!r} {problem}")
+    if "\x00" in comment:
+        raise SilenceRejected("the comment contains a NUL character")
     if not comment.strip():
         raise SilenceRejected("a silence needs a comment saying why")
     if len(comment) > MAX_COMMENT_CHARS:
@@ -126,6 +133,8 @@ def add_silence(
         ends = to_utc(ends_at) if ends_at is not None else begins + length
     except ValueError as exc:
         raise SilenceRejected(f"a silence's start and end need a UTC offset ({exc})") from None
+    except OverflowError:
+        raise SilenceRejected("a silence must end before the year 10000") from None
     if ends <= begins:
         raise SilenceRejected("a silence must end after it starts")
     if ends - begins > MAX_SILENCE:

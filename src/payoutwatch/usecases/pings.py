@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 
 from payoutwatch.config import Settings
-from payoutwatch.records import RUN_FIGURES
+from payoutwatch.records import ID_CHARS, RUN_FIGURES, text_problem
 from payoutwatch.store.tables import job_runs
 from payoutwatch.usecases.ingestion import store_records
 
@@ -62,6 +62,10 @@ def record_ping(
     figures: dict[str, Any] | None = None,
 ) -> str:
     """Record one ping and return the run id it applies to (raises BatchRejected for bad figures)."""
+    for name, value in (("job", job), ("run_id", run_id)):
+        problem = None if value is None else text_problem(value, ID_CHARS)
+        if value is not None and problem is not None:
+            raise ValueError(f"{name} {value[:40]!r}: {problem}")
     if figures is not None and not isinstance(figures, dict):
         raise ValueError(f'figures must be a JSON object such as {{"studios_processed": 120}}, not {figures!r:.60}')
     figures = dict(figures or {})
