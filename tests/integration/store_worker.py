@@ -7,7 +7,8 @@ how many runs it made and every error it met as JSON.
 Once started it writes ``OUT.json.ready`` and waits for ``OUT.json.go`` (written by the test when every
 worker is ready), so the loops of all workers run at the same time.
 
-A loop inside one process instead of one ``payoutwatch`` process per run: on a loaded machine the
+Delivery runs the outbox pass ``deliver`` runs (``deliver_due``, a few rows at a time). A loop inside one
+process instead of one ``payoutwatch`` process per run: on a loaded machine the
 interpreter's start-up would leave the workers barely overlapping.
 """
 
@@ -21,11 +22,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from payoutwatch.config import load_settings
+from payoutwatch.notify.outbox import deliver_due
 from payoutwatch.store.engine import open_store
-from payoutwatch.usecases.evaluation import deliver, evaluate
+from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.ingestion import ingest_text
 
 PER_BATCH = 5  # credentials per ingest
+INGEST_PAUSE = 0.3  # seconds between batches: enough rows to keep the deliverers busy, few enough to drain
+DELIVER_LIMIT = 10  # rows per delivery pass, so a deliverer notices its deadline on a loaded machine
 
 
 def now() -> datetime:
@@ -59,11 +63,12 @@ def main(role: str, config: str, seconds: float, out: str) -> None:
         try:
             if role.startswith("ingest"):
                 ingest_text(engine, "credentials", credential_batch(role, runs), settings, now=now())
+                time.sleep(INGEST_PAUSE)
             elif role == "evaluate":
                 at = now()
                 evaluate(engine, settings, at=at, now=at)
             else:
-                deliver(engine, settings, now=now)
+                deliver_due(engine, settings, now=now, limit=DELIVER_LIMIT)
         except Exception:
             errors.append(traceback.format_exc())
         runs += 1

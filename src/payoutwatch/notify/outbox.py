@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from payoutwatch.clock import parse_instant
@@ -327,12 +329,11 @@ def _silenced_now(conn: Connection, row: Any, *, now: datetime) -> int | None:
 
 def _channel_result(conn: Connection, channel: str, *, now: datetime, error: str | None) -> None:
     h = channel_health.c
-    current = conn.execute(select(channel_health).where(h.channel == channel)).first()
-    if current is None:
-        conn.execute(insert(channel_health).values(channel=channel, consecutive_failures=0))
-        failures = 0
-    else:
-        failures = current.consecutive_failures
+    first = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(channel_health)
+    # deliverers recording the same channel's first result at once: the second finds the row
+    conn.execute(first.values(channel=channel, consecutive_failures=0).on_conflict_do_nothing())
+    current = conn.execute(select(channel_health).where(h.channel == channel).with_for_update()).one()
+    failures = current.consecutive_failures
     if error is None:
         values: dict[str, Any] = {"consecutive_failures": 0, "last_attempt_at": now, "last_success_at": now}
     else:
