@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner, Result
 
 from payoutwatch.cli import app
+from payoutwatch.metrics import DASHBOARD_NAMES
 from payoutwatch.notify.silences import Matcher, add_silence
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import alerts, job_runs, metadata, notifications
@@ -304,3 +305,9 @@ def test_reports_and_ingest_files_fail_in_one_line(config: Path, engine: Engine,
     refused(cli(config, "ingest", "job_runs", str(tmp_path / "nowhere.jsonl")), 2, "cannot read", "No such file")
     refused(cli(config, "ingest", "job_runs", str(tmp_path)), 2, "cannot read")
     assert table_counts(engine) == before
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00"])
+@pytest.mark.parametrize("view", [["dashboard", name, "--json"] for name in DASHBOARD_NAMES] + [["report", "weekly"]])
+def test_a_view_outside_the_records_bounds_is_a_usage_error(config: Path, view: list[str], at: str) -> None:
+    refused(cli(config, *view, "--at", at), 2, "--at", "outside 1970-01-01")

@@ -39,7 +39,7 @@ def evaluate(
     from payoutwatch.usecases.evaluation import evaluate as run_evaluation
 
     inv = invocation(ctx)
-    when = inv.instant(at)
+    when = inv.instant(at, within_records=False)
     try:
         transitions = run_evaluation(
             inv.engine, inv.settings, at=when, now=inv.now(), guarded=at is not None, allow_future=allow_future

@@ -84,12 +84,16 @@ class Invocation:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def instant(self, value: str | None, option_name: str = "--at") -> datetime:
-        """``value`` as an instant (now when absent); a bad value exits 2 naming the option."""
+    def instant(self, value: str | None, option_name: str = "--at", *, within_records: bool = True) -> datetime:
+        """``value`` as an instant (now when absent); a bad value exits 2 naming the option.
+
+        Views and windows take instants within the records' bounds (1970 … 2199 UTC); ``evaluate``
+        passes ``within_records=False`` so its own guard can say how far after the clock a value is.
+        """
         from payoutwatch.usecases.instants import InstantError, instant_or_now
 
         try:
-            return instant_or_now(value, option_name=option_name, now=self.now())
+            return instant_or_now(value, option_name=option_name, now=self.now(), within_records=within_records)
         except InstantError as exc:
             self.fail(str(exc), code=2)
 
