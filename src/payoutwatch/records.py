@@ -382,12 +382,21 @@ def decode_json(text: str) -> Any:
         raise JsonRefused("(json)", "a number has too many digits") from None
 
 
+def without_bom(raw: bytes) -> bytes:
+    """``raw`` without a leading UTF-8 byte order mark, as some editors write."""
+    return raw.removeprefix(b"\xef\xbb\xbf")
+
+
+def is_json_array(head: bytes) -> bool:
+    """Whether input starting with ``head`` is one JSON array (else JSON Lines)."""
+    return without_bom(head).lstrip().startswith(b"[")
+
+
 def split_batch(data: str | bytes) -> tuple[list[tuple[int, Any]], list[RecordError], str]:
     """Decode a batch into ``(number, object)`` pairs plus the errors met, and the unit numbered."""
     raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else data
-    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some editors write
-        raw = raw[3:]
-    if raw.lstrip().startswith(b"["):
+    raw = without_bom(raw)
+    if is_json_array(raw):
         return _split_array(raw)
     objects: list[tuple[int, Any]] = []
     errors: list[RecordError] = []
@@ -403,8 +412,8 @@ def decode_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
     """JSON Lines, one line at a time: ``(line number, object)``, or ``(line number, RecordError)`` for a
     line that is not UTF-8 or not acceptable JSON. Blank lines are skipped; a leading byte order mark too."""
     for number, line in enumerate(lines, start=1):
-        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
+        if number == 1:
+            line = without_bom(line)
         if not line.strip():
             continue
         try:

@@ -53,8 +53,9 @@ def ingest(
 
 def _is_json_array(stream: io.BufferedReader) -> bool:
     """Whether the input starts (after a byte order mark and white space) with ``[``, without consuming it."""
-    head = stream.peek(65536)[:65536]
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
+    from payoutwatch.records import is_json_array
+
+    return is_json_array(stream.peek(65536)[:65536])
 
 
 @app.command()
