@@ -160,7 +160,27 @@ def url_format(value: object) -> bool:
 
 PD_FORMATS = jsonschema.FormatChecker()
 PD_FORMATS.checks("url")(url_format)
-PD_SCHEMA = json.loads((SCHEMAS / "pagerduty-events-v2.json").read_text())
+PD_OPENAPI = json.loads((SCHEMAS / "pagerduty-events-v2.openapi.json").read_text())
+# The request body of POST /v2/enqueue, with the document's components beside it so that its
+# ``#/components/schemas/...`` references resolve unchanged.
+PD_EVENT = jsonschema.Draft7Validator(
+    {
+        **PD_OPENAPI["paths"]["/enqueue"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+        "components": PD_OPENAPI["components"],
+    },
+    format_checker=PD_FORMATS,
+)
+
+
+def check_pagerduty_event(body: dict[str, Any]) -> None:
+    """The official OpenAPI body schema, then the limits PagerDuty documents outside it
+    (developer-docs events-API-v2; reference/interfaces.md §7): dedup_key ≤ 255, summary 1-1,024, < 512 KB."""
+    errors = sorted(PD_EVENT.iter_errors(body), key=str)
+    assert not errors, errors[0].message
+    assert len(body.get("dedup_key", "")) <= 255
+    if "payload" in body:
+        assert 1 <= len(body["payload"]["summary"]) <= 1024
+    assert len(json.dumps(body).encode()) < 512 * 1024
 
 
 @pytest.mark.parametrize("rule,event,stage,reasons", CASES)
@@ -172,11 +192,28 @@ def test_pagerduty_events_pass_the_events_v2_schema(
     channel = build_channel("p", settings.channel("p"), httpx.Client())
     assert isinstance(channel, PagerDuty)
     body = channel.body(msg)
-    jsonschema.validate(body, PD_SCHEMA, format_checker=PD_FORMATS)
-    assert len(json.dumps(body).encode()) < 512 * 1024
+    check_pagerduty_event(body)
     if event != Event.RESOLVED:
         assert [link["text"] for link in body["links"]] == ["Alert in payoutwatch", "Runbook"]
         assert body["links"][1]["href"] == f"https://wiki.example.com/runbooks/{rule}?section=a&b=1"
+
+
+def test_the_official_schema_refuses_what_pagerduty_refuses() -> None:
+    good = {
+        "routing_key": "k" * 32,
+        "event_action": "trigger",
+        "payload": {"summary": "s", "source": "payoutwatch", "severity": "critical"},
+    }
+    check_pagerduty_event(good)
+    bad_bodies = [
+        {**good, "payload": {**good["payload"], "severity": "high"}},
+        {**good, "event_action": "fire"},
+        {k: v for k, v in good.items() if k != "routing_key"},
+        {**good, "payload": {"summary": "s", "severity": "info"}},
+        {**good, "links": [{"href": "https://pw.example.com/alerts/a b"}]},
+    ]
+    for bad in bad_bodies:
+        assert list(PD_EVENT.iter_errors(bad)), bad
 
 
 def test_the_url_format_check_refuses_what_pagerduty_refused() -> None:
