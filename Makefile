@@ -3,18 +3,39 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint typecheck unit acceptance bench clean
+.PHONY: setup lock demo test lint typecheck unit acceptance bench clean
 
-$(BIN)/.installed: pyproject.toml
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+UV_PIP := $(UV) pip install --python $(BIN)/python
+
+# Exact versions come from the lock files (made by `make lock`); uv installs them in seconds.
+$(UV):
+	@echo "==> creating $(VENV) and installing uv $(UV_VERSION)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $@
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/.runtime: requirements.lock pyproject.toml | $(UV)
+	@echo "==> installing the runtime packages pinned in requirements.lock"
+	$(UV_PIP) --quiet -r requirements.lock
+	$(UV_PIP) --quiet --no-deps -e .
+	@touch $@
+
+$(BIN)/.installed: requirements-dev.lock $(BIN)/.runtime
+	@echo "==> installing the test and lint packages pinned in requirements-dev.lock"
+	$(UV_PIP) --quiet -r requirements-dev.lock
+	@touch $@
+
+## Re-resolve the lock files after changing pyproject.toml's dependencies (keeps current pins where still valid).
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet -o requirements-dev.lock
 
 setup: $(BIN)/.installed
 
 ## Build the sample platform in ./payoutwatch.db, evaluate it, show it, and serve it at http://127.0.0.1:8000.
-demo: setup
+demo: $(BIN)/.runtime
+	@echo "==> building the sample platform in ./payoutwatch.db"
 	$(BIN)/payoutwatch demo --serve
 
 ## Lint, type-check, and run the whole suite (SQLite + a throwaway PostgreSQL + acceptance).
