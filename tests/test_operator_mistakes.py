@@ -145,6 +145,25 @@ def test_cli_evaluate_refuses_an_earlier_instant_and_a_far_future_one(config: Pa
     assert alert_rows(engine) == alerts_before
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["backtest", "--from", "2026-11-01", "--to", "2026-11-02T00:00:00Z"], "--from"),
+        (["backtest", "--from", "2026-11-01T00:00:00Z", "--to", "tomorrow"], "--to"),
+        (["report", "incident", "--from", "2026-11-01", "--to", "2026-11-02T00:00:00Z"], "--from"),
+        (["report", "incident", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02"], "--to"),
+        (["silence", "add", "--rule", "fallback_volume", "--comment", "c", "--start", "2026-11-01"], "--start"),
+        (["silence", "add", "--rule", "fallback_volume", "--comment", "c", "--end", "noon"], "--end"),
+        (["dashboard", "reserves", "--at", "2026-11-01"], "--at"),
+    ],
+)
+def test_a_bad_instant_names_the_option_typed(config: Path, args: list[str], option: str) -> None:
+    result = cli(config, *args)
+    refused(result, 2, f"{option} '", "not an ISO 8601 instant")
+    wrong = {"--at", "--from", "--to", "--start", "--end"} - {option}
+    assert not any(f"{other} '" in result.output for other in wrong), result.output
+
+
 # ------------------------------------------------------------------ ping
 
 

@@ -301,6 +301,14 @@ def parse_batch(kind: str, data: str | bytes, *, currency: str = "CAD") -> list[
     return validate_objects(kind, objects, currency=currency, errors=errors, unit=unit)
 
 
+RECORDS_DOC = "docs/records.md"
+
+
+def record_doc(kind: str) -> str:
+    """Where a person reads every field and bound of ``kind``: its section of docs/records.md."""
+    return f"{RECORDS_DOC}#{kind}"
+
+
 def validate_objects(
     kind: str,
     objects: list[tuple[int, Any]],
@@ -332,7 +340,7 @@ def validate_object(
     try:
         record = model.model_validate(obj)
     except ValidationError as exc:
-        return None, _describe(number, exc, unit)
+        return None, _describe(kind, number, exc, unit)
     money_currency = record.currency if "currency" in model.model_fields else None  # type: ignore[attr-defined]
     if money_currency is not None and money_currency.upper() != currency:
         return None, [RecordError(number, "currency", f"{money_currency!r} is not the base currency {currency}", unit)]
@@ -436,16 +444,16 @@ def _split_array(raw: bytes) -> tuple[list[tuple[int, Any]], list[RecordError], 
     return [(i + 1, obj) for i, obj in enumerate(array)], [], "record"
 
 
-def _describe(number: int, exc: ValidationError, unit: str) -> list[RecordError]:
+def _describe(kind: str, number: int, exc: ValidationError, unit: str) -> list[RecordError]:
     out = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(record)"
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            reason = "unknown field (check the spelling against DESIGN §3)"
-        elif kind == "missing":
+        problem = err["type"]
+        if problem == "extra_forbidden":
+            reason = f"unknown field (check the spelling against {record_doc(kind)})"
+        elif problem == "missing":
             reason = "required field is missing"
-        elif kind == "timezone_aware":
+        elif problem == "timezone_aware":
             reason = "timestamp has no UTC offset; add one, e.g. 'Z' or '+00:00'"
         elif isinstance(err.get("input"), dict | list) and len(err["loc"]) == 1:
             reason = f"expected a single value, not {_kind(err['input'])}"

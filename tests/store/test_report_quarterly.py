@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from payoutwatch.cli import app
 from payoutwatch.demo import build_platform, load
-from payoutwatch.reports.quarterly import quarter_bounds, quarterly
+from payoutwatch.reports.quarterly import QuarterNotStarted, quarter_bounds, quarterly
 from payoutwatch.store.engine import open_store
 from payoutwatch.usecases.evaluation import evaluate
 from tests.conftest import make_settings, utc
@@ -72,3 +72,10 @@ def test_cli_writes_html_with_charts_and_markdown_beside_them(tmp_path: Path) ->
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 5000 for p in pngs)
     text = (out / "quarterly-2026Q4.md").read_text()
     assert "![manual-payouts-per-month.png](manual-payouts-per-month.png)" in text and "| 2026-10 |" in text
+
+
+def test_a_quarter_that_has_not_started_is_refused_not_a_fall_to_nothing(store: Engine) -> None:
+    with store.connect() as conn:
+        with pytest.raises(QuarterNotStarted, match="2027Q1 has not started yet"):
+            quarterly(conn, "2027Q1", SETTINGS, now=NOW)
+        assert quarterly(conn, "2026q4", SETTINGS, now=NOW)["quarter"] == "2026Q4"  # the current one is reported

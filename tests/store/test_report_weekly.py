@@ -57,6 +57,11 @@ def test_markdown_html_and_json(platform: Engine, demo_settings: Settings) -> No
     md = render("weekly", figures, "md")
     assert md.startswith("# payoutwatch weekly snapshot") and "## Open alerts" in md
     assert "`credential_expiry:applepay-processing`" in md and "**not acknowledged**" in md
+    held_line = next(line for line in md.splitlines() if line.startswith("- Held by reserve caps"))
+    studios = md.split(held_line, 1)[1].split("\n## ", 1)[0]
+    assert studios.lstrip().startswith("- Studios inside the warning buffer"), (
+        "near-threshold studios are not held payouts"
+    )
     html = render("weekly", figures, "html")
     assert html.startswith("<!doctype html>") and "<table>" in html and "Apple Pay payment processing" in html
     assert json.loads(render("weekly", figures, "json"))["report"] == "weekly"

@@ -25,7 +25,7 @@ def ingest(
     file: Annotated[str, typer.Argument(help="JSON Lines or a JSON array; '-' reads stdin")],
 ) -> None:
     """Store records (an idempotent upsert); a batch with any bad record is refused whole."""
-    from payoutwatch.records import RECORD_TYPES, BatchRejected, unknown_kind_message
+    from payoutwatch.records import RECORD_TYPES, BatchRejected, record_doc, unknown_kind_message
     from payoutwatch.usecases.ingestion import ingest_lines, ingest_text
 
     inv = invocation(ctx)
@@ -47,7 +47,10 @@ def ingest(
     except BatchRejected as exc:
         for problem in exc.errors:
             inv.terminal.warn(f"{file}: {problem}")
-        inv.fail(f"{len(exc.errors)} problem(s) in {kind} batch; nothing was written")
+        inv.fail(
+            f"{len(exc.errors)} problem(s) in {kind} batch; nothing was written "
+            f"(every field and bound of {kind}: {record_doc(kind)})"
+        )
     inv.terminal.say(f"stored {result.stored} {kind} record(s)")
 
 

@@ -114,7 +114,7 @@ def report_quarterly(
     _check_format(inv, fmt, ("html", "md", "json"))
     try:
         with inv.reader.connect() as conn:
-            figures = quarterly(conn, quarter, inv.settings)
+            figures = quarterly(conn, quarter, inv.settings, now=inv.now())
     except ValueError as exc:
         inv.fail(str(exc), code=2)
     if out_dir:

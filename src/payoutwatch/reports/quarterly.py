@@ -66,8 +66,19 @@ def _change(now: float | int | None, before: float | int | None) -> float | None
     return None if now is None or not before else round((now - before) / before * 100, 2)
 
 
-def quarterly(conn: Connection, label: str, settings: Settings) -> dict[str, Any]:
+class QuarterNotStarted(ValueError):
+    """A quarter that begins after the instant the report is asked at: it has no data yet."""
+
+
+def quarterly(conn: Connection, label: str, settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
+    """The quarter's figures; with ``now``, a quarter that has not begun by then is refused
+    (``QuarterNotStarted``) rather than reported as a fall to nothing against the one before."""
     start, end, months = quarter_bounds(label, settings)
+    if now is not None and start > now:
+        raise QuarterNotStarted(
+            f"quarter {label.strip().upper()} has not started yet (it begins "
+            f"{start.date().isoformat()} in {settings.timezone}); there is no data to report"
+        )
     m = manual_payouts.c
     in_quarter = (m.detected_at >= start) & (m.detected_at < end)
     by_reason = [

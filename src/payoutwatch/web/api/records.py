@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from payoutwatch.records import RECORD_TYPES, BatchRejected
+from payoutwatch.records import RECORD_TYPES, BatchRejected, record_doc
 from payoutwatch.usecases.ingestion import ingest_text
 from payoutwatch.usecases.pings import UnknownEvent, ping_event, record_ping
 from payoutwatch.web.deps import State, Writer
@@ -34,6 +34,7 @@ async def ingest(state: State, kind: str, request: Request, who: Writer) -> JSON
             {
                 "detail": f"{len(exc.errors)} invalid record(s); nothing was written",
                 "errors": [str(e) for e in exc.errors],
+                "fields": record_doc(kind),
             },
             status_code=422,
         )

@@ -53,9 +53,11 @@ def weekly_report(state: State, request: Request, who: PageViewer, at: PageAt) -
 def quarterly_report(state: State, request: Request, who: PageViewer, quarter: str) -> Response:
     try:
         with state.engine.connect() as conn:
-            figures = quarterly(conn, quarter, state.settings)
+            figures = quarterly(conn, quarter, state.settings, now=state.now())
     except ValueError as exc:
-        return message_page(state, title="Not a quarter", message=str(exc), back=("/reports", "back"), status_code=422)
+        return message_page(
+            state, title="No quarterly report", message=str(exc), back=("/reports", "back"), status_code=422
+        )
     charts = {
         n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
     }
