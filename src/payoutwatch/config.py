@@ -360,6 +360,25 @@ class WebSettings(Strict):
     sso: SsoSettings | None = None
 
 
+class DisplaySettings(Strict):
+    """How instants are shown to people (pages, terminal, reports, messages); JSON and the API stay UTC."""
+
+    timezone: str | None = None  # an IANA zone; unset: the schedule's `timezone`
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
+
+
+def known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA timezone {value!r}") from exc
+    return value
+
+
 def _log_channel() -> ChannelSettingsBase:
     """The channel every configuration has, configured or not: the service log."""
     return CHANNEL_TYPES.lookup("log").settings.model_validate({"type": "log"})
@@ -389,15 +408,12 @@ class Settings(Strict):
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    display: DisplaySettings = Field(default_factory=DisplaySettings)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA timezone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @field_validator("currency")
     @classmethod
@@ -409,6 +425,11 @@ class Settings(Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def display_tz(self) -> ZoneInfo:
+        """The zone instants are shown in to people: ``display.timezone``, else the schedule's ``timezone``."""
+        return ZoneInfo(self.display.timezone or self.timezone)
 
     def channel(self, name: str) -> ChannelSettingsBase:
         if name in self.channels:

@@ -126,7 +126,7 @@ def evaluation_and_reports_run(platform: Engine, settings: Settings) -> None:
     assert keys["reserve_breach:negative"] and keys[f"credential_expiry:{'c' * 200}"] == OWNER
     assert "fallback_volume" in keys
     for fmt in ("md", "html", "json"):
-        assert render("weekly", report, fmt)
+        assert render("weekly", report, fmt, zone=settings.display_tz)
     assert recon["totals"]["matched"] == {"count": MANY, "ledger_cents": MANY * CENTS, "psp_cents": MANY * CENTS}
     assert recon["totals"]["orphan_transfer"] == {"count": 3, "ledger_cents": 0, "psp_cents": 3 * CENTS}
     assert recon["difference_cents"] == 0

@@ -54,7 +54,7 @@ def test_the_snapshot_uses_the_dashboards_figures(platform: Engine, demo_setting
 def test_markdown_html_and_json(platform: Engine, demo_settings: Settings) -> None:
     with platform.connect() as conn:
         figures = weekly(conn, NOW, demo_settings)
-    md = render("weekly", figures, "md")
+    md = render("weekly", figures, "md", zone=demo_settings.display_tz)
     assert md.startswith("# payoutwatch weekly snapshot") and "## Open alerts" in md
     assert "`credential_expiry:applepay-processing`" in md and "**not acknowledged**" in md
     held_line = next(line for line in md.splitlines() if line.startswith("- Held by reserve caps"))
@@ -62,9 +62,9 @@ def test_markdown_html_and_json(platform: Engine, demo_settings: Settings) -> No
     assert studios.lstrip().startswith("- Studios inside the warning buffer"), (
         "near-threshold studios are not held payouts"
     )
-    html = render("weekly", figures, "html")
+    html = render("weekly", figures, "html", zone=demo_settings.display_tz)
     assert html.startswith("<!doctype html>") and "<table>" in html and "Apple Pay payment processing" in html
-    assert json.loads(render("weekly", figures, "json"))["report"] == "weekly"
+    assert json.loads(render("weekly", figures, "json", zone=demo_settings.display_tz))["report"] == "weekly"
 
 
 def test_scheduled_sends_once_per_occurrence(platform: Engine) -> None:

@@ -20,6 +20,7 @@ LAYERS = [
     "integration_errors",
     "loop_errors",
     "clock",
+    "timefmt",
     "money",
     "records",
     "config",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from payoutwatch.usecases.instants import InstantError, instant_or_now, parse_instant
 from tests.conftest import utc
 
 NOW = utc(2026, 3, 10, 12)
+TORONTO = ZoneInfo("America/Toronto")
 
 
 def test_an_offset_is_converted_to_utc() -> None:
@@ -21,11 +25,13 @@ def test_a_bad_or_zoneless_value_is_an_error_naming_the_option(text: str) -> Non
         parse_instant(text, option_name="--from")
 
 
-def test_a_zoneless_form_value_is_read_as_utc_only_when_asked() -> None:
-    assert parse_instant("2026-03-05T11:00", option_name="at", naive_as_utc=True) == utc(2026, 3, 5, 11)
-    assert parse_instant("2026-03-05T06:00-05:00", option_name="at", naive_as_utc=True) == utc(2026, 3, 5, 11)
+def test_a_zoneless_form_value_is_read_on_the_given_zones_wall_clock_only_when_asked() -> None:
+    assert parse_instant("2026-03-05T11:00", option_name="at", naive_zone=UTC) == utc(2026, 3, 5, 11)
+    assert parse_instant("2026-03-05T06:00", option_name="at", naive_zone=TORONTO) == utc(2026, 3, 5, 11)
+    assert parse_instant("2026-07-05T07:00", option_name="at", naive_zone=TORONTO) == utc(2026, 7, 5, 11)
+    assert parse_instant("2026-03-05T06:00-05:00", option_name="at", naive_zone=TORONTO) == utc(2026, 3, 5, 11)
     with pytest.raises(InstantError, match="^at 'soon'"):
-        parse_instant("soon", option_name="at", naive_as_utc=True)
+        parse_instant("soon", option_name="at", naive_zone=TORONTO)
 
 
 def test_only_an_absent_value_means_now() -> None:

@@ -76,8 +76,10 @@ def test_html_reports_and_mail_escape_while_markdown_stays_text(store: Engine) -
         with store.connect() as conn:
             week, quarter = weekly(conn, NOW, settings), quarterly(conn, "2026Q4", settings)
         for name, figures in (("weekly", week), ("quarterly", quarter)):
-            assert_escaped(render(name, figures, "html"), f"{name}.html")
-            assert SCRIPT in render(name, figures, "md")  # Markdown is text, not HTML: nothing to escape there
+            assert_escaped(render(name, figures, "html", zone=settings.display_tz), f"{name}.html")
+            assert SCRIPT in render(
+                name, figures, "md", zone=settings.display_tz
+            )  # Markdown is text, not HTML: nothing to escape there
         assert send_weekly(store, settings, at=NOW) == []
         message = Message(
             rule="credential_expiry",

@@ -200,7 +200,7 @@ def shown_and_reported(engine: Engine, settings: Settings, client: TestClient, t
         response = client.get(f"/api/v1/dashboards/{name}", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, response.text
     with engine.connect() as conn:
-        render("weekly", weekly(conn, NOW, settings), "md")
+        render("weekly", weekly(conn, NOW, settings), "md", zone=settings.display_tz)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_an_empty_or_zoneless_instant_still_shows_a_page(store: Engine) -> None:
     client = logged_in(store)
     now = client.get("/dashboards/payout_health", params={"at": ""})  # a cleared form field
     assert now.status_code == 200 and "Showing a past instant." not in now.text
-    past = client.get("/dashboards/payout_health", params={"at": "2026-03-01T00:00:00"})  # datetime-local: UTC
+    past = client.get("/dashboards/payout_health", params={"at": "2026-03-01T00:00:00"})  # datetime-local: display zone
     assert past.status_code == 200 and "Showing a past instant." in past.text
     assert 'value="2026-03-01T00:00:00"' in past.text
 

@@ -94,7 +94,7 @@ def report_weekly(
         inv.terminal.say(f"sent to {', '.join(channels)}")
         return
     with engine.connect() as conn:
-        _emit(inv, render("weekly", weekly(conn, when, inv.settings), fmt), out_file)
+        _emit(inv, render("weekly", weekly(conn, when, inv.settings), fmt, zone=inv.settings.display_tz), out_file)
 
 
 @report_app.command("quarterly")
@@ -119,12 +119,12 @@ def report_quarterly(
         inv.fail(str(exc), code=2)
     if out_dir:
         try:
-            written = write_quarterly(figures, fmt, out_dir)
+            written = write_quarterly(figures, fmt, out_dir, zone=inv.settings.display_tz)
         except OSError as exc:
             _cannot_write(inv, out_dir, exc)
         inv.terminal.say(f"wrote {written}")
     else:
-        inv.terminal.write(quarterly_document(figures, fmt))
+        inv.terminal.write(quarterly_document(figures, fmt, zone=inv.settings.display_tz))
 
 
 @report_app.command("reserve-review")
@@ -141,7 +141,9 @@ def report_reserve_review(
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "json"))
     with inv.reader.connect() as conn:
-        inv.terminal.write(render("reserve_review", reserve_review(conn, inv.instant(at), days), fmt))
+        inv.terminal.write(
+            render("reserve_review", reserve_review(conn, inv.instant(at), days), fmt, zone=inv.settings.display_tz)
+        )
 
 
 @report_app.command("access-review")
@@ -157,7 +159,11 @@ def report_access_review(
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "json"))
     with inv.reader.connect() as conn:
-        inv.terminal.write(render("access_review", access_review(conn, inv.instant(at), inv.settings), fmt))
+        inv.terminal.write(
+            render(
+                "access_review", access_review(conn, inv.instant(at), inv.settings), fmt, zone=inv.settings.display_tz
+            )
+        )
 
 
 @report_app.command("incident")
@@ -176,7 +182,7 @@ def report_incident(
     _check_format(inv, fmt, ("md", "json"))
     with inv.reader.connect() as conn:
         figures = incident(conn, inv.instant(from_, "--from"), inv.instant(to, "--to"))
-    _emit(inv, render("incident", figures, fmt), out_file)
+    _emit(inv, render("incident", figures, fmt, zone=inv.settings.display_tz), out_file)
 
 
 @report_app.command("reconciliation")
@@ -196,7 +202,11 @@ def report_reconciliation(
     when = _cycle(inv, cycle)
     with inv.reader.connect() as conn:
         figures = reconciliation(conn, when, inv.settings)
-    _emit(inv, to_csv(figures) if fmt == "csv" else render("reconciliation", figures, fmt), out_file)
+    _emit(
+        inv,
+        to_csv(figures) if fmt == "csv" else render("reconciliation", figures, fmt, zone=inv.settings.display_tz),
+        out_file,
+    )
 
 
 @reconcile_app.command("sign-off")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ def write_report(text: str, path: str | Path) -> Path:
     return target
 
 
-def write_quarterly(figures: dict[str, Any], fmt: str, folder: str | Path) -> Path:
+def write_quarterly(figures: dict[str, Any], fmt: str, folder: str | Path, *, zone: tzinfo) -> Path:
     """The quarterly report in ``folder`` as ``quarterly-<quarter>.<fmt>``, its charts as PNG files beside it
     (linked by name; none for json). Returns the report's path."""
     target = Path(folder)
@@ -25,12 +26,12 @@ def write_quarterly(figures: dict[str, Any], fmt: str, folder: str | Path) -> Pa
     charts = quarterly_charts(figures) if fmt != "json" else {}
     for name, png in charts.items():
         (target / name).write_bytes(png)
-    text = render("quarterly", figures, fmt, {name: name for name in charts})
+    text = render("quarterly", figures, fmt, {name: name for name in charts}, zone=zone)
     return write_report(text, target / f"quarterly-{figures['quarter']}.{fmt}")
 
 
-def quarterly_document(figures: dict[str, Any], fmt: str) -> str:
+def quarterly_document(figures: dict[str, Any], fmt: str, *, zone: tzinfo) -> str:
     """The quarterly report as one document: HTML embeds its charts as data URLs; md and json have none."""
     charts = quarterly_charts(figures) if fmt == "html" else {}
     embedded = {name: "data:image/png;base64," + base64.b64encode(png).decode() for name, png in charts.items()}
-    return render("quarterly", figures, fmt, embedded)
+    return render("quarterly", figures, fmt, embedded, zone=zone)

@@ -19,6 +19,7 @@ from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
 from payoutwatch.schedule import schedule_for
 from payoutwatch.store.tables import report_runs
+from payoutwatch.timefmt import local
 
 LATE_LIMIT = timedelta(days=1)
 logger = logging.getLogger("payoutwatch.reports")
@@ -29,9 +30,9 @@ def send_weekly(engine: Engine, settings: Settings, *, at: datetime, client: htt
     with engine.connect() as conn:
         figures = weekly(conn, at, settings)
     report = Report(
-        title=f"payoutwatch weekly snapshot {at.astimezone(settings.tz):%Y-%m-%d %H:%M %Z}",
-        markdown=render("weekly", figures, "md"),
-        html=render("weekly", figures, "html"),
+        title=f"payoutwatch weekly snapshot {local(at, settings.display_tz, minutes=True)}",
+        markdown=render("weekly", figures, "md", zone=settings.display_tz),
+        html=render("weekly", figures, "html", zone=settings.display_tz),
     )
     errors = []
     http = client or httpx.Client(timeout=30)

@@ -51,7 +51,9 @@ def create_app(
         lifespan=lifespan,
         description="Payout health, fallbacks, reserves and credential expiry, as of any instant.",
     )
-    app.state.web = WebState(settings=settings, engine=engine, now=now, loop=heartbeat, templates=environment())
+    app.state.web = WebState(
+        settings=settings, engine=engine, now=now, loop=heartbeat, templates=environment(settings.display_tz)
+    )
     install_middleware(app, settings.web, session_key(settings, engine, now()))
     install_proxy_trust(app, settings.web)
     app.mount("/static", StaticFiles(packages=[("payoutwatch.web", "static")]), name="static")

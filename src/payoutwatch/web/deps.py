@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -174,11 +174,11 @@ def page_alert_handler(state: State, who: PageViewer) -> Person:
 PageHandler = Annotated[Person, Depends(page_alert_handler)]
 
 
-def page_instant(value: str, *, field: str) -> datetime:
+def page_instant(value: str, *, field: str, zone: tzinfo) -> datetime:
     """An instant typed into a page's ``field``; ``datetime-local`` inputs carry no zone, and the pages
-    speak UTC. Raises ``BadInstant`` naming the field and the value."""
+    speak ``zone`` (``Settings.display_tz``). Raises ``BadInstant`` naming the field and the value."""
     try:
-        return parse_instant(value, option_name=field, naive_as_utc=True, within_records=True)
+        return parse_instant(value, option_name=field, naive_zone=zone, within_records=True)
     except InstantError as exc:
         raise BadInstant(str(exc)) from None
 
@@ -194,7 +194,9 @@ class AsOf:
 def page_as_of(state: State, at: str | None = None) -> AsOf:
     """``?at=`` on a page: now when absent or empty (a cleared form field), the instant otherwise; a value
     that is not an instant is an error (``BadInstant``), never silently now."""
-    return AsOf(page_instant(at, field="at"), True) if at else AsOf(state.now(), False)
+    if not at:
+        return AsOf(state.now(), False)
+    return AsOf(page_instant(at, field="at", zone=state.settings.display_tz), True)
 
 
 PageAt = Annotated[AsOf, Depends(page_as_of)]

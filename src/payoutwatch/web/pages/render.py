@@ -3,6 +3,7 @@ firing-alert badge, who is logged in and what they may do)."""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader
 
-from payoutwatch.reports.render import FIGURE_FILTERS
+from payoutwatch.reports.render import FIGURE_FILTERS, time_filters
+from payoutwatch.timefmt import zone_name
 from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import DASHBOARDS, Permission
@@ -21,10 +23,13 @@ from payoutwatch.web.state import WebState
 PAGES = {dashboard.name: dashboard.title for dashboard in DASHBOARDS}
 
 
-def environment() -> Environment:
+def environment(zone: tzinfo) -> Environment:
+    """Pages show instants in ``zone`` (``Settings.display_tz``)."""
     # every page is HTML: everything a template prints is escaped unless it is Markup (the SVG charts)
     env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=True)
     env.filters.update(FIGURE_FILTERS)
+    env.filters.update(time_filters(zone))
+    env.globals["zone"] = zone_name(zone)
     env.filters["urlpart"] = lambda v: quote(str(v), safe="")
     return env
 

@@ -46,7 +46,7 @@ def reports(state: State, request: Request, who: PageViewer) -> Response:
 def weekly_report(state: State, request: Request, who: PageViewer, at: PageAt) -> Response:
     with state.engine.connect() as conn:
         figures = weekly(conn, at.at, state.settings, with_credentials=access.sees_credentials(who.role))
-    return HTMLResponse(render("weekly", figures, "html", nonce=csp_nonce(request)))
+    return HTMLResponse(render("weekly", figures, "html", zone=state.settings.display_tz, nonce=csp_nonce(request)))
 
 
 @router.get("/reports/quarterly", response_class=HTMLResponse)
@@ -61,7 +61,9 @@ def quarterly_report(state: State, request: Request, who: PageViewer, quarter: s
     charts = {
         n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
     }
-    return HTMLResponse(render("quarterly", figures, "html", charts, nonce=csp_nonce(request)))
+    return HTMLResponse(
+        render("quarterly", figures, "html", charts, zone=state.settings.display_tz, nonce=csp_nonce(request))
+    )
 
 
 @router.get("/reports/backtest", response_class=HTMLResponse)
@@ -74,8 +76,9 @@ def backtest_page(
     step: str = "1h",
     overrides: str = Query("", alias="set"),
 ) -> Response:
+    zone = state.settings.display_tz
     try:
-        begin, end = page_instant(start, field="from"), page_instant(to, field="to")
+        begin, end = page_instant(start, field="from", zone=zone), page_instant(to, field="to", zone=zone)
         every = parse_duration(step)
         if len(steps(begin, end, every)) > MAX_WEB_STEPS:
             raise ValueError(f"at most {MAX_WEB_STEPS} steps here; use a larger step or the CLI")
