@@ -96,6 +96,7 @@ def test_reruns_add_up_per_cycle_and_compare_with_the_cycle_before(store: Engine
         "error_count": 5,
         "success_count": None,
         "longest_run_s": 540,
+        "processed_ratio": None,  # the latest run ("c") reported no studio counts
     }
     assert (fig["current_cycle_cad_cents"], fig["prior_cycle_cad_cents"], fig["cycle_change_pct"]) == (1200, 1000, 20.0)
     first_only = health(store, settings, utc(2026, 3, 6))

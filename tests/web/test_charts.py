@@ -1,18 +1,116 @@
-"""Server-rendered charts: positive bars stand on the zero line, negative ones hang below it."""
+"""The data each dashboard chart hands to the browser: gaps are None (never 0), thresholds come from the
+configuration, instants are UNIX seconds with the display timezone, and the JSON cannot end its block."""
 
+from __future__ import annotations
+
+import json
 import re
 
-from payoutwatch.web.charts import bars
+from payoutwatch.web.charts import Chart, Series, data_block, figure, unix
+from payoutwatch.web.dashboard_charts import chart_specs
+from tests.conftest import make_settings
+
+AT = "2026-03-20T00:00:00Z"  # cycles every other Thursday 06:00 Toronto from 2026-03-05: 03-05, 03-19, next 04-02
 
 
-def test_negative_values_hang_below_the_zero_line() -> None:
-    chart = bars([("st_1", -2.0), ("st_2", 6.0)], height=128)  # plot area 100 px, zero at 6 + 75 = 81
-    rects = re.findall(r'<rect class="([^"]+)" x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"', chart)
-    assert rects == [("bar negative", "81.0", "25.0"), ("bar", "6.0", "75.0")]
-    assert 'y1="81.0"' in chart  # the zero line is drawn
+def cycle(when: str, cad: int, longest_s: float, ratio: float | None) -> dict[str, object]:
+    return {
+        "scheduled_for": when,
+        "cad_processed_cents": cad,
+        "runs": 1,
+        "retry_count": 0,
+        "error_count": 0,
+        "success_count": None,
+        "longest_run_s": longest_s,
+        "processed_ratio": ratio,
+    }
 
 
-def test_all_positive_bars_start_at_the_bottom() -> None:
-    chart = bars([("a", 1.0), ("b", 2.0)], height=128, highlight=1)
-    assert re.findall(r'class="(bar[^"]*)" x="[^"]+" y="([^"]+)"', chart) == [("bar", "56.0"), ("bar now", "6.0")]
-    assert "<line" not in chart
+def test_cycle_charts_leave_a_gap_for_a_cycle_without_a_run_and_for_the_next_run() -> None:
+    settings = make_settings(rules={"automation_failure": {"max_duration_minutes": 45}})
+    figures = {"at": AT, "cycles": [cycle("2026-03-19T10:00:00Z", 12_000, 2700, 0.5)]}
+    charts = chart_specs("payout_health", figures, settings)
+    duration = charts["duration"]
+    assert duration.x == [unix("2026-03-05T11:00:00Z"), unix("2026-03-19T10:00:00Z"), unix("2026-04-02T10:00:00Z")]
+    assert duration.notes == ["no run", None, "next run"]
+    assert duration.series[0].values == [None, 45.0, None]
+    assert (duration.series[1].label, duration.series[1].kind, duration.series[1].values) == (
+        "limit 45 min",
+        "threshold",
+        [45, 45, 45],
+    )
+    assert charts["cad"].series[0].values == [None, 120.0, None] and charts["cad"].unit == "CAD"
+    processed = charts["processed"]
+    assert processed.series[0].values == [None, 50.0, None]
+    assert processed.series[1].values == [90.0, 90.0, 90.0] and processed.y_label == "% of studios"
+    assert duration.timezone == "America/Toronto"
+
+
+def test_the_projection_shows_history_trend_threshold_and_next_run() -> None:
+    p = {
+        "account_id": "st_1",
+        "as_of": "2026-03-02T00:00:00Z",
+        "balance_cents": 100_000,
+        "threshold_cents": 95_000,
+        "slope_cents_per_day": -2000.0,
+        "projected_balance_cents": 92_000,
+        "projected_at": "2026-03-05T11:00:00Z",
+        "history": [
+            {"as_of": "2026-03-01T00:00:00Z", "balance_cents": 102_500},
+            {"as_of": "2026-03-02T00:00:00Z", "balance_cents": 100_000},
+        ],
+    }
+    figures = {"near_threshold": [], "projected_breaches": [p]}
+    chart = chart_specs("reserves", figures, make_settings())["projection:st_1"]
+    balance, trend, limit, next_run = chart.series
+    assert balance.values == [1025.0, 1000.0, None]
+    assert trend.values == [1020.0, 1000.0, 930.83]  # −20 CAD a day from the latest balance: 3 d 11 h to the next run
+    assert limit.values == [950.0] * 3 and limit.kind == "threshold"
+    assert next_run.values == [None, None, 920.0]
+    assert [(m.x, m.label) for m in chart.markers] == [(unix("2026-03-05T11:00:00Z"), "next run")]
+
+
+def test_near_threshold_draws_each_accounts_own_threshold() -> None:
+    near = [
+        {"account_id": "st_a", "balance_cents": 1_000, "threshold_cents": 900, "buffer_pct": 11.1},
+        {"account_id": "st_b", "balance_cents": 5_000, "threshold_cents": 4_800, "buffer_pct": 4.2},
+    ]
+    chart = chart_specs("reserves", {"near_threshold": near, "projected_breaches": []}, make_settings())["near"]
+    assert chart.x_labels == ["st_a", "st_b"]
+    assert [(s.label, s.values) for s in chart.series] == [("balance", [10.0, 50.0]), ("threshold", [9.0, 48.0])]
+
+
+def test_credential_chart_draws_the_reminder_and_escalation_days() -> None:
+    creds = [
+        {"name": "stripe", "days_left": 12},
+        {"name": "bank", "days_left": None},
+        {"name": "github", "days_left": -1},
+    ]
+    chart = chart_specs("credentials", {"credentials": creds}, make_settings())["timeline"]
+    assert chart.x_labels == ["github", "stripe"]  # a credential without a due date has nothing to draw
+    assert [s.label for s in chart.series] == [
+        "days left",
+        "30 d reminder",
+        "14 d reminder",
+        "7 d reminder",
+        "3 d escalation",
+    ]
+
+
+def test_text_from_data_cannot_end_the_json_block() -> None:
+    chart = Chart(
+        title="</script><script>alert(1)</script>",
+        x=[0.0],
+        x_kind="category",
+        x_label="account",
+        y_label="CAD",
+        unit="CAD",
+        timezone="America/Toronto",
+        series=[Series("b", [1.0])],
+        x_labels=["</script>&<b>"],
+    )
+    html = str(figure(chart))
+    assert html.count("</script>") == 1 and "<b>" not in html
+    block = re.search(r'<script type="application/json" class="pw-chart-data">(.*)</script>', html)
+    assert block is not None and json.loads(block.group(1))["x_labels"] == ["</script>&<b>"]
+    assert json.loads(data_block(chart))["title"] == chart.title

@@ -4,6 +4,7 @@ nothing runs; this one reads the HTML itself, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -35,11 +36,15 @@ def assert_escaped(html: str, where: str) -> None:
 
 
 def assert_no_inline_code(html: str, csp: str, where: str) -> None:
-    """The CSP allows no inline script and only nonced inline styles; the page needs nothing else."""
+    """The CSP allows no inline script and only nonced inline styles; the page needs nothing else. A chart's
+    data block (``<script type="application/json">``) is never executed, and must parse as JSON."""
     assert "unsafe-inline" not in csp and "script-src 'self';" in csp, csp
     nonce = re.search(r"'nonce-([^']+)'", csp)
     assert nonce is not None, csp
-    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], f"{where} has an inline script"
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>(.*?)</script>", html, re.DOTALL)
+    for attributes, body in inline:
+        assert attributes == ' type="application/json" class="pw-chart-data"', f"{where} has an inline script"
+        json.loads(body)
     assert all(f'nonce="{nonce[1]}"' in tag for tag in re.findall(r"<style[^>]*>", html)), where
     assert " style=" not in html, f"{where} has a style attribute"
 

@@ -56,6 +56,7 @@ def cycle_rows(runs_by_cycle: dict[datetime, list[RunFigures]], cycles: list[dat
                 "error_count": _sum([r.error_count for r in runs]),
                 "success_count": _sum([r.success_count for r in runs]),
                 "longest_run_s": max((r.duration_s for r in runs), default=None),
+                "processed_ratio": runs[-1].processed_ratio if runs else None,  # the cycle's latest run
             }
         )
     return out

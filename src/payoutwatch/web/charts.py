@@ -1,163 +1,100 @@
-"""Small server-rendered SVG charts (no JavaScript library, no CDN), and which charts each dashboard page shows.
+"""Charts as data for the vendored uPlot (``static/vendor/``), drawn in the browser by ``static/charts.js``.
 
-A chart is ``Markup`` (templates place it as it is): it is built here from numbers formatted by this module
-and fixed class names, and every text that comes from data (labels, units, stages) goes through ``escape``.
+A ``Chart`` is what the page hands to the script: the x values (instants as UNIX seconds, or categories),
+its series (bars, lines, points, threshold lines) with ``None`` where there is no data or the period has
+not happened yet (a gap, never a 0), the unit of each axis, and the display timezone (IANA) the script
+formats dates in with ``Intl.DateTimeFormat``. ``figure`` places it as a ``<figure>`` holding the JSON in a
+``<script type="application/json">`` data block: a block of that type is never executed, so the pages'
+CSP (``script-src 'self'``) does not apply to it, and the JSON escapes ``<``, ``>`` and ``&`` so no text
+from the data can end the block.
+
+Example::
+
+    Chart(title="Longest run per cycle", x=[1764583200.0], x_kind="time", x_label="cycle",
+          y_label="minutes", unit="min", timezone="America/Toronto",
+          series=[Series("longest run", [32.5]), threshold("limit 30 min", 30.0, 1)])
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, Literal
 
 from markupsafe import Markup
 
+SeriesKind = Literal["bars", "line", "points", "threshold", "trend"]
+XKind = Literal["time", "category"]
+Unit = Literal["CAD", "%", "min", "days", "payouts", "count"]
 
-def bars(
-    values: list[tuple[str, float]],
-    *,
-    width: int = 640,
-    height: int = 180,
-    unit: str = "",
-    highlight: int | None = None,
-) -> Markup:
-    """A bar chart of (label, value) around a zero line (negative values hang below it); the highlighted
-    bar (e.g. the current cycle) stands out."""
-    if not values:
+BAR = "#7b9cc0"
+ACCENT = "#24527a"
+LIMIT = "#b3261e"
+WARN = "#b26a00"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of the legend: ``values`` are aligned with the chart's x (None: a gap)."""
+
+    label: str
+    values: list[float | None]
+    kind: SeriesKind = "bars"
+    colour: str = BAR
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line at ``x`` with a short label (e.g. the next run)."""
+
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    x: list[float]  # UNIX seconds (x_kind "time") or 0..n-1 (x_kind "category", named by x_labels)
+    x_kind: XKind
+    x_label: str
+    y_label: str  # the axis title, with its unit: "CAD", "minutes", "% of studios"
+    unit: Unit  # how a value is written on hover and on the y ticks
+    timezone: str
+    series: list[Series]
+    x_labels: list[str] = field(default_factory=list)
+    notes: list[str | None] = field(default_factory=list)  # per x: why it is a gap ("no run", "not yet")
+    markers: list[Marker] = field(default_factory=list)
+    height: int = 220
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def threshold(label: str, value: float, count: int, colour: str = LIMIT) -> Series:
+    """A threshold as a series: the same value at every x, drawn as a dashed line and named in the legend."""
+    return Series(label, [value] * count, "threshold", colour)
+
+
+def unix(instant: str | datetime) -> float:
+    """An ISO 8601 instant (``…Z``) or an aware datetime as UNIX seconds."""
+    when = datetime.fromisoformat(instant.replace("Z", "+00:00")) if isinstance(instant, str) else instant
+    return when.timestamp()
+
+
+def data_block(chart: Chart) -> str:
+    """The chart's JSON, safe inside ``<script type="application/json">`` (``</script>`` cannot occur)."""
+    text = json.dumps(chart.as_json(), separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def figure(chart: Chart) -> Markup:
+    """The chart as the page places it; ``static/charts.js`` draws every ``figure.pw-chart``."""
+    if not chart.x:
         return Markup('<p class="muted">No data.</p>')
-    top = max(0.0, max(v for _, v in values))
-    bottom_value = min(0.0, min(v for _, v in values))
-    span = (top - bottom_value) or 1.0
-    gap, left, bottom = 4, 8, 22
-    plot = height - bottom - 6
-    zero = 6 + plot * top / span
-    slot = (width - left) / len(values)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" preserveAspectRatio="none">']
-    if bottom_value < 0:
-        parts.append(f'<line x1="{left}" x2="{width}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>')
-    for i, (label, value) in enumerate(values):
-        h = plot * abs(value) / span
-        y = zero - h if value >= 0 else zero
-        x = left + i * slot
-        css = "bar now" if i == highlight else ("bar negative" if value < 0 else "bar")
-        parts.append(
-            f'<rect class="{css}" x="{x + gap / 2:.1f}" y="{y:.1f}" width="{slot - gap:.1f}"'
-            f' height="{h:.1f}"><title>{escape(label)}: {value:,.2f}{escape(unit)}</title></rect>'
-        )
-        if len(values) <= 14 or i % max(1, len(values) // 8) == 0:
-            parts.append(f'<text x="{x + slot / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(label)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def timeline(points: list[tuple[str, float, str]], *, days: int = 60, width: int = 640, height: int = 90) -> Markup:
-    """Credentials on a days-left axis from −7 to ``days``: (label, days_left, stage)."""
-    if not points:
-        return Markup('<p class="muted">No credentials.</p>')
-    lo, hi = -7, days
-
-    def x(d: float) -> float:
-        return 10 + (width - 20) * (min(max(d, lo), hi) - lo) / (hi - lo)
-
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">',
-        f'<line x1="10" y1="{height / 2}" x2="{width - 10}" y2="{height / 2}" class="axis"/>',
-    ]
-    for mark in (0, 3, 7, 14, 30):
-        if mark <= hi:
-            parts.append(
-                f'<line x1="{x(mark):.1f}" y1="{height / 2 - 6}" x2="{x(mark):.1f}" y2="{height / 2 + 6}" '
-                f'class="axis"/><text x="{x(mark):.1f}" y="{height - 4}" text-anchor="middle">{mark}d</text>'
-            )
-    for i, (label, d, stage) in enumerate(points):
-        cy = height / 2 - 14 + (i % 3) * 14
-        parts.append(
-            f'<circle cx="{x(d):.1f}" cy="{cy:.1f}" r="6" class="stage-{escape(stage)}">'
-            f"<title>{escape(label)}: {d:g} days ({escape(stage)})</title></circle>"
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def projection(
-    history: list[tuple[float, float]],
-    projected: tuple[float, float],
-    threshold: float,
-    *,
-    width: int = 300,
-    height: int = 90,
-) -> Markup:
-    """Balance over time (x in days, y in CAD), a dashed line to the projection, and the threshold."""
-    if not history:
-        return Markup()
-    xs = [x for x, _ in history] + [projected[0]]
-    ys = [y for _, y in history] + [projected[1], threshold]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    span_x, span_y = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-
-    def px(x: float) -> float:
-        return 4 + (width - 8) * (x - x0) / span_x
-
-    def py(y: float) -> float:
-        return height - 4 - (height - 8) * (y - y0) / span_y
-
-    line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in history)
-    last = history[-1]
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">'
-        f'<line x1="0" x2="{width}" y1="{py(threshold):.1f}" y2="{py(threshold):.1f}" stroke="#b3261e" '
-        f'stroke-dasharray="2 3"><title>threshold {threshold:,.2f}</title></line>'
-        f'<polyline fill="none" stroke="#24527a" stroke-width="2" points="{line}"/>'
-        f'<line x1="{px(last[0]):.1f}" y1="{py(last[1]):.1f}" x2="{px(projected[0]):.1f}" '
-        f'y2="{py(projected[1]):.1f}" stroke="#24527a" stroke-dasharray="5 4"/>'
-        f'<circle cx="{px(projected[0]):.1f}" cy="{py(projected[1]):.1f}" r="4" fill="#b3261e">'
-        f"<title>projected {projected[1]:,.2f}</title></circle></svg>"
-    )
-
-
-def dashboard_charts(name: str, figures: dict[str, Any]) -> dict[str, Markup]:
-    """The charts of one dashboard page, by the name its template places them under."""
-    if name == "payout_health":
-        cycles = list(reversed(figures["cycles"][:13]))
-        return {
-            "cad": _cycle_bars(cycles, "cad_processed_cents", 100, " CAD", highlight=len(cycles) - 1),
-            "duration": _cycle_bars(cycles, "longest_run_s", 60, " min"),
-            "retries": _cycle_bars(cycles, "retry_count"),
-            "errors": _cycle_bars(cycles, "error_count"),
-        }
-    if name == "fallback_activity":
-        buckets = figures["detection_to_completion"]["histogram_hours"]
-        return {"distribution": bars([(b["bucket"], float(b["count"])) for b in buckets])}
-    if name == "credentials":
-        return {
-            "timeline": timeline(
-                [(c["name"], c["days_left"], c["stage"]) for c in figures["credentials"] if c["days_left"] is not None]
-            )
-        }
-    if name == "reserves":
-        near = figures["near_threshold"][:20]
-        charts = {"near": bars([(n["account_id"], n["buffer_pct"]) for n in near], unit=" % buffer")}
-        for p in figures["projected_breaches"]:
-            if p.get("history") and p["projected_at"]:
-                charts[f"projection:{p['account_id']}"] = _projection_chart(p)
-        return charts
-    return {}
-
-
-def _cycle_bars(
-    cycles: list[dict[str, Any]], field: str, scale: float = 1.0, unit: str = "", highlight: int | None = None
-) -> Markup:
-    return bars([(c["scheduled_for"][5:10], (c[field] or 0) / scale) for c in cycles], unit=unit, highlight=highlight)
-
-
-def _projection_chart(p: dict[str, Any]) -> Markup:
-    start = datetime.fromisoformat(p["history"][0]["as_of"].replace("Z", "+00:00"))
-
-    def days(text: str) -> float:
-        return (datetime.fromisoformat(text.replace("Z", "+00:00")) - start).total_seconds() / 86400
-
-    return projection(
-        [(days(h["as_of"]), h["balance_cents"] / 100) for h in p["history"]],
-        (days(p["projected_at"]), p["projected_balance_cents"] / 100),
-        p["threshold_cents"] / 100,
+        f'<figure class="pw-chart" role="img" aria-label="{escape(chart.title)}">'
+        f'<script type="application/json" class="pw-chart-data">{data_block(chart)}</script>'
+        f'<noscript><p class="muted">{escape(chart.title)}: the chart needs JavaScript.</p></noscript></figure>'
     )

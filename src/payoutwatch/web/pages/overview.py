@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from payoutwatch.metrics import compute
 from payoutwatch.usecases.tokens import allowed
 from payoutwatch.vocabulary import dashboard_named
-from payoutwatch.web.charts import dashboard_charts
+from payoutwatch.web.dashboard_charts import dashboard_charts
 from payoutwatch.web.deps import NotAllowed, PageAt, PageViewer, State
 from payoutwatch.web.pages.render import PAGES, message_page, render_page
 from payoutwatch.web.session import Person
@@ -55,6 +55,6 @@ def dashboard(
         f=figures,
         at=at.at,
         past=at.past,
-        charts=dashboard_charts(name, figures),
+        charts=dashboard_charts(name, figures, state.settings),
         title=PAGES[name],
     )

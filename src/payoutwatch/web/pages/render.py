@@ -25,7 +25,7 @@ PAGES = {dashboard.name: dashboard.title for dashboard in DASHBOARDS}
 
 def environment(zone: tzinfo) -> Environment:
     """Pages show instants in ``zone`` (``Settings.display_tz``)."""
-    # every page is HTML: everything a template prints is escaped unless it is Markup (the SVG charts)
+    # every page is HTML: everything a template prints is escaped unless it is Markup (the chart figures)
     env = Environment(loader=PackageLoader("payoutwatch.web", "templates"), autoescape=True)
     env.filters.update(FIGURE_FILTERS)
     env.filters.update(time_filters(zone))
