@@ -43,6 +43,7 @@ def test_months_add_up_and_failures_are_classified(store: Engine) -> None:
     d = r["detection_to_completion"]
     assert d["count"] >= 4 and d["median_s"] <= d["p90_s"] <= d["max_s"]
     assert r["previous_quarter"]["quarter"] == "2026Q3"
+    assert r["max_fallback_ratio"] == SETTINGS.rules.fallback_volume.max_fallback_ratio  # the charts' limit line
 
 
 def test_cli_writes_html_with_charts_and_markdown_beside_them(tmp_path: Path) -> None:

@@ -126,6 +126,7 @@ def quarterly(conn: Connection, label: str, settings: Settings, *, now: datetime
         "months": [{"month": name, **_fallback(conn, a, b, settings)} for name, a, b in months],
         "by_reason": by_reason,
         "totals": totals,
+        "max_fallback_ratio": settings.rules.fallback_volume.max_fallback_ratio,  # the limit the charts draw
         "detection_to_completion": {
             "count": len(durations),
             "median_s": percentile(durations, 0.5),
