@@ -108,7 +108,6 @@ def demo(
 
 def _show_demo(inv: Invocation, studios: int) -> None:
     """Build the sample platform, then print what was built, the four dashboards and the open alerts."""
-    from payoutwatch.clock import iso
     from payoutwatch.demo import NotADemoStore, run_demo
     from payoutwatch.metrics import DASHBOARD_NAMES, compute
 
@@ -119,12 +118,14 @@ def _show_demo(inv: Invocation, studios: int) -> None:
         inv.fail(str(exc), code=2)
     out = inv.terminal.out
     out.print(
-        f"[bold]payoutwatch demo[/bold]: built a sample platform as of {iso(now)}: "
+        f"[bold]payoutwatch demo[/bold]: built a sample platform as of {inv.terminal.when(now)}: "
         + ", ".join(f"{n:,} {kind}" for kind, n in result.counts.items())
     )
     with inv.engine.connect() as conn:
         for name in DASHBOARD_NAMES:
-            render_dashboard(name, compute(name, conn, now, inv.settings), out, inv.settings.currency)
+            render_dashboard(
+                name, compute(name, conn, now, inv.settings), out, inv.settings.currency, inv.terminal.zone
+            )
     rows = [
         {
             "key": t.key,
@@ -137,7 +138,7 @@ def _show_demo(inv: Invocation, studios: int) -> None:
         for t in result.transitions
     ]
     if rows:
-        render_rows("open alerts", rows, out)
+        render_rows("open alerts", rows, out, zone=inv.terminal.zone)
     out.print(
         f"\nStore: {inv.settings.store.url}. Try: payoutwatch alerts · payoutwatch dashboard reserves "
         "· payoutwatch dashboard payout_health --json"

@@ -9,6 +9,7 @@ import typer
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
+from payoutwatch.cli.render import Wide
 from payoutwatch.clock import iso
 from payoutwatch.vocabulary import Action, AlertAction, AlertState, NotificationState
 
@@ -18,7 +19,18 @@ if TYPE_CHECKING:
 silence_app = typer.Typer(no_args_is_help=True, help="Silences: suppress delivery (never recording).")
 app.add_typer(silence_app, name="silence")
 
-ALERT_COLUMNS = ("key", "state", "stage", "severity", "owner", "started_at", "resolved_at", "acked_by")
+ALERT_COLUMNS = (
+    "key",
+    "rule",
+    "state",
+    "stage",
+    "severity",
+    "owner",
+    "started_at",
+    "resolved_at",
+    "acked_by",
+    "summary",
+)
 
 
 @app.command()
@@ -71,9 +83,11 @@ def evaluate(
         )
         return
     if not rows:
-        inv.terminal.say(f"{iso(when)}: no transitions")
+        inv.terminal.say(f"{inv.terminal.when(when)}: no transitions")
     for r in rows:
-        inv.terminal.say(f"{r['at']} {r['action']:<18} {r['key']}  {r['event'] or ''} {r['stage'] or ''}".rstrip())
+        inv.terminal.say(
+            f"{inv.terminal.when(r['at'])} {r['action']:<18} {r['key']}  {r['event'] or ''} {r['stage'] or ''}".rstrip()
+        )
     _print_delivery(inv, report)
 
 
@@ -106,11 +120,12 @@ def alerts(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     all_alerts: Annotated[bool, typer.Option("--all", help="Include resolved alerts.")] = False,
+    wide: Wide = False,
 ) -> None:
-    """Open (or all) alerts."""
+    """Open (or all) alerts, each with its summary (why it fires)."""
     from payoutwatch.usecases.alert_queries import AlertFilter, list_alerts
 
-    inv = invocation(ctx)
+    inv = invocation(ctx, wide=wide)
     rows = list_alerts(inv.reader, which=AlertFilter.ALL if all_alerts else AlertFilter.FIRING)
     if json_output:
         inv.terminal.json({"alerts": rows})
@@ -200,7 +215,9 @@ def silence_add(
         )
     except SilenceRejected as exc:
         inv.fail(str(exc), code=2)
-    inv.terminal.say(f"silence {added.id} active {iso(added.starts_at)} → {iso(added.ends_at)}")
+    inv.terminal.say(
+        f"silence {added.id} active {inv.terminal.when(added.starts_at)} → {inv.terminal.when(added.ends_at)}"
+    )
 
 
 @silence_app.command("list")
@@ -208,11 +225,12 @@ def silence_list(
     ctx: typer.Context,
     all_silences: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
     json_output: Annotated[bool, typer.Option("--json")] = False,
+    wide: Wide = False,
 ) -> None:
     """List silences."""
     from payoutwatch.usecases.alert_queries import list_silences
 
-    inv = invocation(ctx)
+    inv = invocation(ctx, wide=wide)
     rows = list_silences(inv.reader, now=inv.now(), include_expired=all_silences)
     inv.terminal.listing("silences", rows, json_output, empty="no silences")
 
@@ -236,11 +254,12 @@ def notifications(
     failed: Annotated[bool, typer.Option("--failed", help="Only rows that gave up.")] = False,
     json_output: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int, typer.Option(help="Most recent N rows.")] = 50,
+    wide: Wide = False,
 ) -> None:
     """Outbox rows: channel, event, state, attempts and last error."""
     from payoutwatch.usecases.alert_queries import list_notifications
 
-    inv = invocation(ctx)
+    inv = invocation(ctx, wide=wide)
     rows = list_notifications(inv.reader, failed_only=failed, limit=limit)
     inv.terminal.listing("notifications", rows, json_output, empty="no notifications")
 
@@ -272,7 +291,8 @@ def backtest(
         inv.terminal.json([{k: v for k, v in r.as_json().items() if k != "stage"} for r in replayed])
         return
     if replayed:
-        inv.terminal.rows(f"backtest {iso(start)} → {iso(end)} every {step}", [r.as_json() for r in replayed])
+        title = f"backtest {inv.terminal.when(start)} → {inv.terminal.when(end)} every {step}"
+        inv.terminal.rows(title, [r.as_json() for r in replayed])
     else:
         inv.terminal.say("nothing would have fired")
     diff = compare(replayed, actual(inv.reader, start=start, end=end))

@@ -37,6 +37,7 @@ class Invocation:
             except ConfigError as exc:
                 self.fail(str(exc), code=2)
             install_log_scrubbing(secret_values(self._settings))
+            self.terminal.zone = self._settings.display_tz
         return self._settings
 
     @property
@@ -106,9 +107,12 @@ class Invocation:
         self.terminal.fail(message, code)
 
 
-def invocation(ctx: typer.Context) -> Invocation:
-    """The state the root callback put in the context (sub-commands' contexts inherit it)."""
+def invocation(ctx: typer.Context, *, wide: bool = False) -> Invocation:
+    """The state the root callback put in the context (sub-commands' contexts inherit it); ``wide``: the
+    command's ``--wide`` (tables as wide as their content)."""
     state = ctx.obj
     if not isinstance(state, Invocation):
         raise RuntimeError("the payoutwatch root callback did not run")
+    if wide:
+        state.terminal.widen()
     return state

@@ -13,6 +13,7 @@ from typer.core import TyperCommand
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
+from payoutwatch.cli.render import Wide
 
 
 @app.command()
@@ -91,11 +92,13 @@ def sync(
 
 
 @app.command()
-def sources(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+def sources(
+    ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False, wide: Wide = False
+) -> None:
     """Each source's sync state: last success, last error, counts, duration."""
     from payoutwatch.usecases.syncing import source_listing
 
-    inv = invocation(ctx)
+    inv = invocation(ctx, wide=wide)
     rows = source_listing(inv.reader, inv.settings)
     inv.terminal.listing("sources", rows, json_output, empty="no sources configured")
     if not json_output:  # the table has no room for lists: a source's warnings follow it, one a line

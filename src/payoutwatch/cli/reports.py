@@ -10,7 +10,7 @@ import typer
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
-from payoutwatch.clock import iso
+from payoutwatch.cli.render import Wide
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports for the review cadence.")
 app.add_typer(report_app, name="report")
@@ -24,12 +24,13 @@ def dashboard(
     name: Annotated[str, typer.Argument(help="payout_health, fallback_activity, reserves or credentials")],
     at: Annotated[str | None, typer.Option(help="As of this instant (ISO 8601); default now.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    wide: Wide = False,
 ) -> None:
     """Show a dashboard's figures as of an instant."""
     from payoutwatch.cli.render import render_dashboard
     from payoutwatch.metrics import DASHBOARD_NAMES, compute
 
-    inv = invocation(ctx)
+    inv = invocation(ctx, wide=wide)
     if name not in DASHBOARD_NAMES:
         inv.fail(f"unknown dashboard {name!r}; expected one of: {', '.join(DASHBOARD_NAMES)}", code=2)
     engine = inv.reader
@@ -38,7 +39,7 @@ def dashboard(
     if json_output:
         inv.terminal.json(figures)
     else:
-        render_dashboard(name, figures, inv.terminal.out, inv.settings.currency)
+        render_dashboard(name, figures, inv.terminal.out, inv.settings.currency, inv.terminal.zone)
 
 
 def _check_format(inv: Invocation, fmt: str, allowed: tuple[str, ...]) -> None:
@@ -224,7 +225,8 @@ def reconcile_sign_off(
         figures = sign_off_cycle(inv.engine, inv.settings, when, actor=who, now=inv.now(), comment=comment)
     except ValueError as exc:
         inv.fail(str(exc))
-    inv.terminal.say(f"cycle {iso(when)} signed off by {who}; difference {figures['difference_cents']} cents")
+    cycle_shown = inv.terminal.when(when, minutes=True)
+    inv.terminal.say(f"cycle {cycle_shown} signed off by {who}; difference {figures['difference_cents']} cents")
 
 
 def _cycle(inv: Invocation, value: str) -> datetime:

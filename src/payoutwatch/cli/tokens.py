@@ -8,6 +8,7 @@ import typer
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import invocation
+from payoutwatch.cli.render import Wide
 
 token_app = typer.Typer(no_args_is_help=True, help="API tokens: shown once, stored hashed, revocable.")
 app.add_typer(token_app, name="token")
@@ -34,11 +35,13 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False) -> None:
+def token_list(
+    ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json")] = False, wide: Wide = False
+) -> None:
     """Tokens with role, age, last use and whether revoked (never the token)."""
     from payoutwatch.usecases import tokens
 
-    inv = invocation(ctx)
+    inv = invocation(ctx, wide=wide)
     inv.terminal.listing("tokens", tokens.listing(inv.engine, now=inv.now()), json_output, empty="no tokens")
 
 
