@@ -84,7 +84,8 @@ def test_reserves_draw_each_threshold_and_the_projection(site: tuple[str, dict[s
 
 
 def test_fallback_and_credential_charts(site: tuple[str, dict[str, str]], page: Any) -> None:  # noqa: F811
-    (histogram,) = charts_on(page, site[0], "fallback_activity")
+    share, histogram = charts_on(page, site[0], "fallback_activity")
+    assert share["axes"][1] == "% of automated CAD" and "limit 5%" in share["series"]
     assert histogram["axes"] == ["hours from detection to completed transfer", "payouts"]
     assert histogram["ticks"][0][0] == "≤1h"
     (credentials,) = charts_on(page, site[0], "credentials")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import re
 
+from payoutwatch.metrics.fallback_activity import FallbackFigures
 from payoutwatch.web.charts import Chart, Series, data_block, figure, unix
-from payoutwatch.web.dashboard_charts import chart_specs
-from tests.conftest import make_settings
+from payoutwatch.web.dashboard_charts import chart_specs, fallback_share_chart
+from tests.conftest import make_settings, utc
 
 AT = "2026-03-20T00:00:00Z"  # cycles every other Thursday 06:00 Toronto from 2026-03-05: 03-05, 03-19, next 04-02
 
@@ -82,12 +83,13 @@ def test_near_threshold_draws_each_accounts_own_threshold() -> None:
 
 def test_credential_chart_draws_the_reminder_and_escalation_days() -> None:
     creds = [
-        {"name": "stripe", "days_left": 12},
-        {"name": "bank", "days_left": None},
-        {"name": "github", "days_left": -1},
+        {"credential_id": "rk_live_a", "name": "Stripe key", "days_left": 12},
+        {"credential_id": "bank_cert", "name": "Bank", "days_left": None},
+        {"credential_id": "gh_pat", "name": "GitHub token", "days_left": -9},
     ]
     chart = chart_specs("credentials", {"credentials": creds}, make_settings())["timeline"]
-    assert chart.x_labels == ["github", "stripe"]  # a credential without a due date has nothing to draw
+    assert chart.x_labels == ["gh_pat", "rk_live_a"]  # a credential without a due date has nothing to draw
+    assert chart.series[0].values == [-9.0, 12.0] and chart.y_range == (-11, 60)  # overdue shown, stages legible
     assert [s.label for s in chart.series] == [
         "days left",
         "30 d reminder",
@@ -95,6 +97,19 @@ def test_credential_chart_draws_the_reminder_and_escalation_days() -> None:
         "7 d reminder",
         "3 d escalation",
     ]
+
+
+def test_fallback_share_per_window_against_the_limit_with_a_gap_where_nothing_ran() -> None:
+    settings = make_settings(rules={"fallback_volume": {"max_fallback_ratio": 0.04}})
+    windows = [
+        FallbackFigures(30, utc(2026, 1, 1), 0, 0, 0, None),  # before the platform ran: no share at all
+        FallbackFigures(30, utc(2026, 1, 31), 2, 500, 10_000, 0.05),
+    ]
+    chart = fallback_share_chart(windows, settings)
+    assert chart.x == [unix(utc(2026, 1, 31)), unix(utc(2026, 3, 2))]  # each window's end
+    assert chart.series[0].values == [None, 5.0] and chart.notes == ["no runs", None]
+    assert (chart.series[1].label, chart.series[1].values) == ("limit 4%", [4.0, 4.0])
+    assert chart.unit == "%" and chart.y_label == "% of automated CAD"
 
 
 def test_text_from_data_cannot_end_the_json_block() -> None:

@@ -67,6 +67,7 @@ class Chart:
     notes: list[str | None] = field(default_factory=list)  # per x: why it is a gap ("no run", "not yet")
     markers: list[Marker] = field(default_factory=list)
     height: int = 220
+    y_range: tuple[float, float] | None = None  # fixed, where the data's extent would hide what matters
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

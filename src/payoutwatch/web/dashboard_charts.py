@@ -7,24 +7,32 @@ cycle over the last ``CYCLES_CHARTED`` cycles plus the next run: a cycle without
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy import Connection
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
+from payoutwatch.metrics.fallback_activity import FallbackFigures, fallback_figures
 from payoutwatch.schedule import schedule_of
 from payoutwatch.timefmt import zone_name
 from payoutwatch.web.charts import ACCENT, LIMIT, WARN, Chart, Marker, Series, figure, threshold, unix
 
 CYCLES_CHARTED = 13
 NEAR_CHARTED = 20
+FALLBACK_WINDOWS = 6
 
 
-def dashboard_charts(name: str, figures: dict[str, Any], settings: Settings) -> dict[str, Markup]:
-    """The charts of one dashboard page, by the name its template places them under."""
-    return {key: figure(chart) for key, chart in chart_specs(name, figures, settings).items()}
+def dashboard_charts(name: str, figures: dict[str, Any], settings: Settings, conn: Connection) -> dict[str, Markup]:
+    """The charts of one dashboard page, by the name its template places them under. The fallback page also
+    charts the windows before the current one (read here: the dashboard's figures have only the current)."""
+    charts = chart_specs(name, figures, settings)
+    if name == "fallback_activity":
+        at = datetime.fromisoformat(figures["at"].replace("Z", "+00:00"))
+        charts["share"] = fallback_share_chart(fallback_windows(conn, at, settings), settings)
+    return {key: figure(chart) for key, chart in charts.items()}
 
 
 def chart_specs(name: str, figures: dict[str, Any], settings: Settings) -> dict[str, Chart]:
@@ -122,10 +130,46 @@ def fallback_distribution(figures: dict[str, Any], settings: Settings) -> Chart:
     )
 
 
+def fallback_windows(
+    conn: Connection, at: datetime, settings: Settings, count: int = FALLBACK_WINDOWS
+) -> list[FallbackFigures]:
+    """The fallback figures of ``count`` consecutive windows (``window_days`` each) ending at ``at``, oldest first."""
+    days = settings.rules.fallback_volume.window_days
+    return [fallback_figures(conn, at - timedelta(days=days * k), settings) for k in reversed(range(count))]
+
+
+def fallback_share_chart(windows: list[FallbackFigures], settings: Settings) -> Chart:
+    """Each window's fallback CAD as a share of automated CAD against ``max_fallback_ratio``; a window without
+    automated volume has no share (a gap)."""
+    limit = settings.rules.fallback_volume.max_fallback_ratio
+    days = settings.rules.fallback_volume.window_days
+    return Chart(
+        title=f"Fallback share of automated volume per {days:g}-day window",
+        x=[unix(w.since + timedelta(days=days)) for w in windows],
+        x_kind="time",
+        x_label=f"end of each {days:g}-day window",
+        y_label="% of automated CAD",
+        unit="%",
+        timezone=zone_name(settings.display_tz),
+        series=[
+            Series(
+                "fallback share",
+                [None if w.fallback_ratio is None else round(w.fallback_ratio * 100, 2) for w in windows],
+            ),
+            threshold(f"limit {limit:.0%}", limit * 100, len(windows)),
+        ],
+        notes=[None if w.fallback_ratio is not None else "no runs" for w in windows],
+    )
+
+
 def credentials_chart(figures: dict[str, Any], settings: Settings) -> Chart:
+    """Days left per credential (named by id; the table beside it has the names) against the reminder and
+    escalation days; the axis stops at twice the first reminder, so a credential due in a year does not flatten
+    the stages (its bar runs off the top, its value is on hover)."""
     due = sorted((c for c in figures["credentials"] if c["days_left"] is not None), key=lambda c: c["days_left"])
     rule = settings.rules.credential_expiry
     n = len(due)
+    lowest = min([0, *(c["days_left"] for c in due)])
     lines = [threshold(f"{d} d reminder", float(d), n, WARN) for d in sorted(rule.reminder_days, reverse=True)]
     return Chart(
         title="Days left before each credential is due",
@@ -140,8 +184,9 @@ def credentials_chart(figures: dict[str, Any], settings: Settings) -> Chart:
             *lines,
             threshold(f"{rule.escalate_days} d escalation", float(rule.escalate_days), n),
         ],
-        x_labels=[c["name"] for c in due],
+        x_labels=[c["credential_id"] for c in due],
         height=240,
+        y_range=(lowest - 2, 2 * max(rule.reminder_days)),
     )
 
 

@@ -47,6 +47,7 @@ def dashboard(
         )
     with state.engine.connect() as conn:
         figures = compute(name, conn, at.at, state.settings)
+        charts = dashboard_charts(name, figures, state.settings, conn)
     return render_page(
         state,
         request,
@@ -55,6 +56,6 @@ def dashboard(
         f=figures,
         at=at.at,
         past=at.past,
-        charts=dashboard_charts(name, figures, state.settings),
+        charts=charts,
         title=PAGES[name],
     )

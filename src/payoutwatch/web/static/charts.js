@@ -9,6 +9,7 @@
   const money = new Intl.NumberFormat("en-CA", { style: "currency", currency: "CAD" });
   const moneyShort = new Intl.NumberFormat("en-CA", { style: "currency", currency: "CAD", notation: "compact" });
   const number = new Intl.NumberFormat("en-CA", { maximumFractionDigits: 2 });
+  const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]; // ticks of counts
 
   function valueText(v, unit) {
     if (v == null) return "no data";
@@ -96,7 +97,7 @@
     const pad = time ? step / 2 : 0.5;
     const spanDays = time && xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / 86400 : 0;
     const xTick = time ? (spanDays > 300 ? dates.dayYear : dates.day) : (v => spec.x_labels[v] ?? "");
-    const many = !time && spec.x_labels.length > 6;
+    const many = !time && spec.x_labels.join("").length * 7.5 > width - 120; // rotate labels that would touch
     // a tick on every x (each cycle, each snapshot), labelled every k-th counting back from the newest
     const every = u => Math.max(1, Math.ceil(xs.length / Math.max(1, Math.floor(u.bbox.width / uPlot.pxRatio / (time ? 64 : 40)))));
     const xValues = (u, splits) => {
@@ -108,7 +109,7 @@
       tzDate: ts => uPlot.tzDate(new Date(ts * 1000), spec.timezone),
       scales: {
         x: { time, range: (u, lo, hi) => [lo - pad, hi + pad] },
-        y: { range: (u, lo, hi) => {
+        y: { range: spec.y_range ? () => spec.y_range : (u, lo, hi) => {
           const low = Math.min(0, lo ?? 0), high = Math.max(hi ?? 1, low + 1);
           return [low, high + (high - low) * 0.08];
         } },
@@ -117,7 +118,8 @@
         { label: spec.x_label, font: FONT, labelFont: LABEL_FONT, labelSize: 22, stroke: "#333",
           splits: () => xs, size: many ? 70 : 40, rotate: many ? -35 : 0, values: xValues },
         { label: spec.y_label, font: FONT, labelFont: LABEL_FONT, labelSize: 22, stroke: "#333",
-          size: spec.unit === "CAD" ? 84 : 56, values: (u, splits) => ticks(splits, spec.unit) },
+          size: spec.unit === "CAD" ? 84 : 56, values: (u, splits) => ticks(splits, spec.unit),
+          incrs: spec.unit === "CAD" || spec.unit === "%" || spec.unit === "min" ? undefined : WHOLE },
       ],
       series: [
         { label: spec.x_label, value: (u, v) => (v == null ? "—" : time ? dates.instant(v) : spec.x_labels[v] ?? "") },
