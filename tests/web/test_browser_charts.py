@@ -90,3 +90,19 @@ def test_fallback_and_credential_charts(site: tuple[str, dict[str, str]], page: 
     assert histogram["ticks"][0][0] == "≤1h"
     (credentials,) = charts_on(page, site[0], "credentials")
     assert credentials["axes"][1] == "days left" and "3 d escalation" in credentials["series"]
+
+
+def test_charts_fit_a_phone_with_readable_labels(site: tuple[str, dict[str, str]], browser: Any) -> None:  # noqa: F811
+    base, tokens = site
+    phone = log_in(browser, base, tokens["security"], width=390)
+    for dashboard in ("payout_health", "reserves", "fallback_activity", "credentials"):
+        phone.goto(f"{base}/dashboards/{dashboard}")
+        phone.wait_for_function("[...document.querySelectorAll('figure.pw-chart')].every(f => f.uplot)")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, dashboard
+        for chart in phone.locator("figure.pw-chart").all():
+            box = chart.locator("canvas").first.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, dashboard
+            sizes = chart.evaluate("el => el.uplot.axes.flatMap(a => [a.font[2], a.labelFont[2]])")  # CSS px
+            assert min(sizes) >= 11, (dashboard, sizes)
+            assert float(chart.locator(".u-legend").evaluate("el => parseFloat(getComputedStyle(el).fontSize)")) >= 11
+    phone.close()

@@ -9,6 +9,7 @@
   const money = new Intl.NumberFormat("en-CA", { style: "currency", currency: "CAD" });
   const moneyShort = new Intl.NumberFormat("en-CA", { style: "currency", currency: "CAD", notation: "compact" });
   const number = new Intl.NumberFormat("en-CA", { maximumFractionDigits: 2 });
+  const SHORT = 16;
   const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]; // ticks of counts
 
   function valueText(v, unit) {
@@ -96,14 +97,19 @@
     const xs = spec.x, step = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / (xs.length - 1) : 86400;
     const pad = time ? step / 2 : 0.5;
     const spanDays = time && xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / 86400 : 0;
-    const xTick = time ? (spanDays > 300 ? dates.dayYear : dates.day) : (v => spec.x_labels[v] ?? "");
-    const many = !time && spec.x_labels.join("").length * 7.5 > width - 120; // rotate labels that would touch
-    // a tick on every x (each cycle, each snapshot), labelled every k-th counting back from the newest
-    const every = u => Math.max(1, Math.ceil(xs.length / Math.max(1, Math.floor(u.bbox.width / uPlot.pxRatio / (time ? 64 : 40)))));
-    const xValues = (u, splits) => {
-      const k = many ? 1 : every(u);
-      return splits.map((v, i) => ((xs.length - 1 - i) % k === 0 ? xTick(v) : ""));
+    const short = l => (l.length > SHORT ? `${l.slice(0, SHORT - 1)}…` : l);
+    const xTick = time ? (spanDays > 300 ? dates.dayYear : dates.day) : (v => short(spec.x_labels[v] ?? ""));
+    // labels that would touch are turned (and cut to SHORT characters; the legend names the whole)
+    const many = !time && spec.x_labels.join("").length * 7.5 > width - 120;
+    const longest = Math.min(SHORT, Math.max(0, ...spec.x_labels.map(l => l.length)));
+    // ticks on the x values themselves (each cycle, each snapshot): every k-th counting back from the newest,
+    // k as small as the width allows
+    const fit = u => Math.max(1, Math.floor(u.bbox.width / uPlot.pxRatio / (time ? 64 : 40)));
+    const xFilter = (u, splits) => {
+      const k = many ? 1 : Math.max(1, Math.ceil(xs.length / fit(u)));
+      return splits.map((v, i) => ((xs.length - 1 - i) % k === 0 ? v : null));
     };
+    const xValues = (u, splits) => splits.map(v => (v == null ? "" : xTick(v)));
     return {
       width, height: spec.height,
       tzDate: ts => uPlot.tzDate(new Date(ts * 1000), spec.timezone),
@@ -116,7 +122,7 @@
       },
       axes: [
         { label: spec.x_label, font: FONT, labelFont: LABEL_FONT, labelSize: 22, stroke: "#333",
-          splits: () => xs, size: many ? 70 : 40, rotate: many ? -35 : 0, values: xValues },
+          splits: () => xs, filter: xFilter, grid: { filter: xFilter }, ticks: { filter: xFilter }, size: many ? 16 + longest * 4.6 : 40, rotate: many ? 35 : 0, values: xValues },
         { label: spec.y_label, font: FONT, labelFont: LABEL_FONT, labelSize: 22, stroke: "#333",
           size: spec.unit === "CAD" ? 84 : 56, values: (u, splits) => ticks(splits, spec.unit),
           incrs: spec.unit === "CAD" || spec.unit === "%" || spec.unit === "min" ? undefined : WHOLE },
