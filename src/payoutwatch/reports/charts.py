@@ -119,9 +119,9 @@ def quarterly_charts(figures: dict[str, Any]) -> dict[str, bytes]:
     if hours:
         top = max(1, math.ceil(max(hours)))
         step = max(1, math.ceil(top / 16))
-        counts, _, patches = ax.hist(
-            hours, bins=range(0, top + step, step), color="#2980b9", edgecolor=EDGE, linewidth=1, rwidth=0.94
-        )
+        edges = list(range(0, top + step, step))
+        counts, _, patches = ax.hist(hours, bins=edges, color="#2980b9", edgecolor=EDGE, linewidth=1, rwidth=0.94)
+        ax.set_xticks(edges)  # each bar between two labelled hours
         assert isinstance(patches, BarContainer)  # one data set: one container of bars
         ax.bar_label(patches, labels=[f"{c:g}" if c else "" for c in counts], fontsize=FONT_PT, padding=2)
         ax.margins(y=0.15)
