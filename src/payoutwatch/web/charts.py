@@ -73,6 +73,11 @@ class Chart:
         return asdict(self)
 
 
+def by_category(labels: list[str], zone: str, **chart: Any) -> Chart:
+    """A chart over named categories (buckets, credentials, accounts): x is 0..n-1, named by ``labels``."""
+    return Chart(x=[float(i) for i in range(len(labels))], x_kind="category", x_labels=labels, timezone=zone, **chart)
+
+
 def threshold(label: str, value: float, count: int, colour: str = LIMIT) -> Series:
     """A threshold as a series: the same value at every x, drawn as a dashed line and named in the legend."""
     return Series(label, [value] * count, "threshold", colour)

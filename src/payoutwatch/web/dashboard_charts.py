@@ -18,7 +18,18 @@ from payoutwatch.config import Settings
 from payoutwatch.metrics.fallback_activity import FallbackFigures, fallback_figures
 from payoutwatch.schedule import schedule_of
 from payoutwatch.timefmt import zone_name
-from payoutwatch.web.charts import ACCENT, LIMIT, WARN, Chart, Marker, Series, figure, threshold, unix
+from payoutwatch.web.charts import (
+    ACCENT,
+    LIMIT,
+    WARN,
+    Chart,
+    Marker,
+    Series,
+    by_category,
+    figure,
+    threshold,
+    unix,
+)
 
 CYCLES_CHARTED = 13
 NEAR_CHARTED = 20
@@ -117,16 +128,14 @@ def payout_health_charts(figures: dict[str, Any], settings: Settings) -> dict[st
 
 def fallback_distribution(figures: dict[str, Any], settings: Settings) -> Chart:
     buckets = figures["detection_to_completion"]["histogram_hours"]
-    return Chart(
+    return by_category(
+        [b["bucket"] for b in buckets],
+        zone_name(settings.display_tz),
         title="Time from detection to completed manual transfer",
-        x=[float(i) for i in range(len(buckets))],
-        x_kind="category",
         x_label="hours from detection to completed transfer",
         y_label="payouts",
         unit="payouts",
-        timezone=zone_name(settings.display_tz),
         series=[Series("completed fallbacks", [float(b["count"]) for b in buckets])],
-        x_labels=[b["bucket"] for b in buckets],
     )
 
 
@@ -171,20 +180,18 @@ def credentials_chart(figures: dict[str, Any], settings: Settings) -> Chart:
     n = len(due)
     lowest = min([0, *(c["days_left"] for c in due)])
     lines = [threshold(f"{d} d reminder", float(d), n, WARN) for d in sorted(rule.reminder_days, reverse=True)]
-    return Chart(
+    return by_category(
+        [c["credential_id"] for c in due],
+        zone_name(settings.display_tz),
         title="Days left before each credential is due",
-        x=[float(i) for i in range(n)],
-        x_kind="category",
         x_label="credential",
         y_label="days left",
         unit="days",
-        timezone=zone_name(settings.display_tz),
         series=[
             Series("days left", [float(c["days_left"]) for c in due]),
             *lines,
             threshold(f"{rule.escalate_days} d escalation", float(rule.escalate_days), n),
         ],
-        x_labels=[c["credential_id"] for c in due],
         height=240,
         y_range=(lowest - 2, 2 * max(rule.reminder_days)),
     )
@@ -193,19 +200,17 @@ def credentials_chart(figures: dict[str, Any], settings: Settings) -> Chart:
 def reserves_charts(figures: dict[str, Any], settings: Settings) -> dict[str, Chart]:
     near = figures["near_threshold"][:NEAR_CHARTED]
     charts = {
-        "near": Chart(
+        "near": by_category(
+            [n["account_id"] for n in near],
+            zone_name(settings.display_tz),
             title="Balances inside the buffer, against each account's threshold",
-            x=[float(i) for i in range(len(near))],
-            x_kind="category",
             x_label="account",
             y_label="CAD",
             unit="CAD",
-            timezone=zone_name(settings.display_tz),
             series=[
                 Series("balance", [n["balance_cents"] / 100 for n in near]),
                 Series("threshold", [n["threshold_cents"] / 100 for n in near], "points", LIMIT),
             ],
-            x_labels=[n["account_id"] for n in near],
             height=240,
         )
     }
