@@ -63,7 +63,11 @@ def test_markdown_html_and_json(platform: Engine, demo_settings: Settings) -> No
         "near-threshold studios are not held payouts"
     )
     html = render("weekly", figures, "html", zone=demo_settings.display_tz)
-    assert html.startswith("<!doctype html>") and "<table>" in html and "Apple Pay payment processing" in html
+    assert (
+        html.startswith("<!doctype html>")
+        and '<table class="stack">' in html
+        and "Apple Pay payment processing" in html
+    )
     assert json.loads(render("weekly", figures, "json", zone=demo_settings.display_tz))["report"] == "weekly"
 
 
@@ -128,5 +132,5 @@ def test_cli_send_posts_to_slack_and_mails_html(tmp_path: object, demo_settings:
         assert result.exit_code == 0, result.output
         [(rcpts, mail)] = smtp.messages
     assert rcpts == ["finance@example.com"] and mail["X-Payoutwatch-Report"].startswith("payoutwatch weekly")
-    assert "<table>" in mail.get_body(("html",)).get_content()
+    assert '<table class="stack">' in mail.get_body(("html",)).get_content()
     assert len(server.slack.requests) == 1 and server.slack.problems == []

@@ -61,12 +61,15 @@ def render(
     *,
     zone: tzinfo,
     nonce: str | None = None,
+    back: str | None = None,
 ) -> str:
     """``charts`` maps a chart's name to where it is (a file name, or a data: URI to embed); ``zone`` is the
     one instants are shown in (``Settings.display_tz``); ``nonce`` is the CSP nonce of the response an HTML
-    report is served in (its ``<style>`` carries it). JSON keeps ISO 8601 UTC."""
+    report is served in (its ``<style>`` carries it); ``back`` is the web app's page an HTML report served by
+    it links back to (None for a report written to a file). JSON keeps ISO 8601 UTC."""
     if fmt == "json":
         return json.dumps(figures, indent=2) + "\n"
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return _environment(zone).get_template(f"{name}.{fmt}.j2").render(r=figures, charts=charts or {}, nonce=nonce)
+    template = _environment(zone).get_template(f"{name}.{fmt}.j2")
+    return template.render(r=figures, charts=charts or {}, nonce=nonce, back=back)

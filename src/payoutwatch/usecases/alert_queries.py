@@ -5,6 +5,9 @@ of an alert, a silence and a notification.
 - ``alert_detail``: an alert's latest episode with its history and its notifications.
 - ``firing_by_rule``: how many alerts fire per rule (the pages' badge, ``/metrics``).
 - ``list_silences`` / ``list_notifications``: the silences (active, or all) and the outbox rows.
+- ``silencing``: which of some alerts an active silence mutes now, and by which silence.
+- ``alerts_matching``: the firing alerts a silence's matcher would mute (the add-silence preview); matching
+  is ``notify.silences.Matcher``'s, the one delivery uses.
 """
 
 from __future__ import annotations
@@ -86,6 +89,26 @@ def list_silences(engine: Engine, *, now: datetime, include_expired: bool = Fals
     """Active silences at ``now`` (or every one) as ``silence_json``, oldest first."""
     with engine.connect() as conn:
         return [silence_json(r) for r in silences.list_silences(conn, now=now, include_expired=include_expired)]
+
+
+def silencing(engine: Engine, rows: list[dict[str, Any]], *, now: datetime) -> dict[str, dict[str, Any]]:
+    """For each of ``rows`` (``alert_json``) muted at ``now``, its key and the silence (``silence_json``) that
+    mutes it: the one delivery would find (``ActiveSilences.covering``)."""
+    with engine.connect() as conn:
+        active = silences.list_silences(conn, now=now)
+    by_id = {row.id: silence_json(row) for row in active}
+    covering = silences.ActiveSilences(active).covering
+    muted = {a["key"]: covering(rule=a["rule"], key=a["key"], owner=a["owner"], instants=[now]) for a in rows}
+    return {key: by_id[silence_id] for key, silence_id in muted.items() if silence_id is not None}
+
+
+def alerts_matching(engine: Engine, matcher: silences.Matcher) -> list[dict[str, Any]]:
+    """The firing alerts (``alert_json``, newest first) a silence with ``matcher`` would mute; none for the
+    empty matcher, which no silence may have."""
+    if matcher == silences.Matcher():
+        return []
+    firing = list_alerts(engine, which=AlertFilter.FIRING)
+    return [a for a in firing if matcher.matches(rule=a["rule"], key=a["key"], owner=a["owner"])]
 
 
 def list_notifications(engine: Engine, *, failed_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from payoutwatch.usecases.alert_actions import (
 from payoutwatch.usecases.alert_queries import AlertFilter
 from payoutwatch.vocabulary import AlertAction
 from payoutwatch.web import access
-from payoutwatch.web.deps import ActionRefused, Handler, State, Viewer, check_alert, check_silence
+from payoutwatch.web.deps import ActionRefused, Handler, State, Viewer, check_alert, check_ending, check_silence
 from payoutwatch.web.session import Person
 
 router = APIRouter(tags=["alerts"])
@@ -109,10 +109,7 @@ def expire_silence(
 ) -> dict[str, Any]:
     when = state.now()
     try:
-        existing = {s["id"]: s for s in alert_queries.list_silences(state.engine, now=when, include_expired=True)}
-        if silence_id in existing:
-            s = existing[silence_id]
-            check_silence(state, who, Matcher(s["rule"], s["key"], s["owner"]))
+        check_ending(state, who, silence_id, now=when)
         alert_actions.expire_silence(state.engine, silence_id, actor=who.name, now=when)
     except SilenceNotFound as exc:
         raise HTTPException(404, str(exc)) from None

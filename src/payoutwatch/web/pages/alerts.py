@@ -1,5 +1,6 @@
-"""Alerts: the list, one alert with its history and notifications, and the ack / resolve / silence
-forms (each checks the session's CSRF token)."""
+"""Alerts: the list, one alert with its history and notifications (each marked when a silence mutes it),
+and the ack / resolve forms (each checks the session's CSRF token). Silences have their page
+(``pages.silences``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from payoutwatch.notify.silences import Matcher
 from payoutwatch.rules.engine import AlertNotFound
 from payoutwatch.usecases import alert_queries
-from payoutwatch.usecases.alert_actions import SilenceRejected, act_on_alert, add_silence, silence_length
+from payoutwatch.usecases.alert_actions import act_on_alert
 from payoutwatch.usecases.alert_queries import AlertFilter
 from payoutwatch.vocabulary import AlertAction
 from payoutwatch.web import access
@@ -22,7 +22,6 @@ from payoutwatch.web.deps import (
     PageViewer,
     State,
     check_alert,
-    check_silence,
 )
 from payoutwatch.web.pages.render import message_page, render_page
 from payoutwatch.web.session import Person, csrf_ok
@@ -45,6 +44,7 @@ def alert_list(
     which = AlertFilter(state_filter) if state_filter in (AlertFilter.FIRING, AlertFilter.RESOLVED) else AlertFilter.ALL
     listed = alert_queries.list_alerts(state.engine, which=which, rule=rule, owner=owner, limit=500)
     rows, withheld = access.visible_json(who.role, listed)
+    now = state.now()
     return render_page(
         state,
         request,
@@ -52,6 +52,8 @@ def alert_list(
         who,
         rows=rows,
         withheld=withheld,
+        muted=alert_queries.silencing(state.engine, rows, now=now),
+        silence_count=len(access.visible_silences(who.role, alert_queries.list_silences(state.engine, now=now))[0]),
         rule=rule,
         owner=owner,
         state=state_filter,
@@ -72,6 +74,7 @@ def alert_detail(state: State, request: Request, key: str, who: PageViewer) -> R
         "alert.html",
         who,
         a=detail.alert,
+        muted_by=alert_queries.silencing(state.engine, [detail.alert], now=state.now()).get(key),
         history=detail.history,
         sent=detail.notifications,
         title=key,
@@ -107,35 +110,3 @@ def resolve(
     state: State, request: Request, key: str, who: PageHandler, csrf: str = Form(""), comment: str = Form("")
 ) -> Response:
     return _act(state, request, who, key, AlertAction.RESOLVE, csrf, comment)
-
-
-@router.post("/silences")
-def silence(
-    state: State,
-    request: Request,
-    who: PageHandler,
-    csrf: str = Form(""),
-    comment: str = Form(...),
-    key: str = Form(""),
-    rule: str = Form(""),
-    owner: str = Form(""),
-    hours: float = Form(2.0),
-) -> Response:
-    if not csrf_ok(request, csrf):
-        return message_page(state, title="Form expired", message=FORM_EXPIRED, back=BACK, status_code=403)
-    matcher = Matcher(rule or None, key or None, owner or None)
-    try:
-        check_silence(state, who, matcher)
-        add_silence(
-            state.engine,
-            matcher,
-            comment=comment,
-            author=who.name,
-            now=state.now(),
-            length=silence_length(hours=hours),
-        )
-    except SilenceRejected as exc:
-        return message_page(state, title="Cannot silence", message=str(exc), back=BACK, status_code=422)
-    except ActionRefused as exc:
-        return message_page(state, title="Not allowed", message=str(exc), back=BACK, status_code=403)
-    return RedirectResponse("/alerts", status_code=303)

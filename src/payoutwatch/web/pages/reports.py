@@ -46,7 +46,8 @@ def reports(state: State, request: Request, who: PageViewer) -> Response:
 def weekly_report(state: State, request: Request, who: PageViewer, at: PageAt) -> Response:
     with state.engine.connect() as conn:
         figures = weekly(conn, at.at, state.settings, with_credentials=access.sees_credentials(who.role))
-    return HTMLResponse(render("weekly", figures, "html", zone=state.settings.display_tz, nonce=csp_nonce(request)))
+    zone = state.settings.display_tz
+    return HTMLResponse(render("weekly", figures, "html", zone=zone, nonce=csp_nonce(request), back="/reports"))
 
 
 @router.get("/reports/quarterly", response_class=HTMLResponse)
@@ -61,8 +62,9 @@ def quarterly_report(state: State, request: Request, who: PageViewer, quarter: s
     charts = {
         n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in quarterly_charts(figures).items()
     }
+    zone = state.settings.display_tz
     return HTMLResponse(
-        render("quarterly", figures, "html", charts, zone=state.settings.display_tz, nonce=csp_nonce(request))
+        render("quarterly", figures, "html", charts, zone=zone, nonce=csp_nonce(request), back="/reports")
     )
 
 
