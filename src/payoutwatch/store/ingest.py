@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Row, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from payoutwatch.records import JobRun, Record, ReserveSnapshot
+from payoutwatch.records import Record
 from payoutwatch.schedule import Schedule
 from payoutwatch.store.tables import RECORD_TABLES, reserve_accounts
+from payoutwatch.store.types import UtcDateTime, to_micros
 
-CHUNK = 2000
+CHUNK = 10_000  # records held at a time while a stream is read (ingest_lines)
 
 
 @dataclass(frozen=True)
@@ -27,38 +29,74 @@ class IngestResult:
     stored: int
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"upserts on {dialect} are not supported")
-
-
 def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` for every row, in chunks."""
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` for every row (all rows have the same fields).
+
+    PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT … SELECT … ON CONFLICT``.
+    SQLite: one prepared statement run by the driver's ``executemany`` over plain tuples.
+    """
     if not rows:
         return
+    columns = list(rows[0])
+    values = _parameters(conn.dialect.name, table, columns, rows)
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
     keys = [c.name for c in table.primary_key.columns]
-    stmt = _insert(conn, table)
-    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    stmt = (
-        stmt.on_conflict_do_update(index_elements=keys, set_=updates)
-        if updates
-        else (stmt.on_conflict_do_nothing(index_elements=keys))
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
+    conflict = f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) " + (
+        f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     )
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(stmt, list(rows[start : start + CHUNK]))
+    if conn.dialect.name == "postgresql":
+        _copy_upsert(conn, quote(table.name), names, conflict, values)
+    elif conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks}) {conflict}", values)
+    else:
+        raise NotImplementedError(f"upserts on {conn.dialect.name} are not supported")
+
+
+def _copy_upsert(conn: Connection, table: str, names: str, conflict: str, values: list[tuple[Any, ...]]) -> None:
+    stage = f"pw_stage_{table.strip(chr(34))}"
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), driver
+    with driver.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row(value)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
+        cursor.execute(f"DROP TABLE {stage}")
+
+
+def _parameters(
+    dialect: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver's parameter tuples, built a column at a time (instants as integer
+    microseconds on SQLite; every other value, enum members included, as the driver takes it)."""
+    if dialect != "sqlite" or not any(isinstance(table.c[c].type, UtcDateTime) for c in columns):
+        return list(map(itemgetter(*columns), rows)) if len(columns) > 1 else [(row[columns[0]],) for row in rows]
+    micros: dict[datetime | None, int | None] = {None: None}  # rows often share instants
+    by_column = []
+    for column in columns:
+        values = [row[column] for row in rows]
+        if isinstance(table.c[column].type, UtcDateTime):
+            values = [micros[v] if v in micros else micros.setdefault(v, to_micros(v)) for v in values]
+        by_column.append(values)
+    return list(zip(*by_column, strict=True))
 
 
 def record_row(record: Record, *, schedule: Schedule, now: datetime) -> dict[str, Any]:
-    row = record.model_dump()
+    return finished_row(record.record_kind, record.model_dump(), schedule=schedule, now=now)
+
+
+def finished_row(kind: str, row: dict[str, Any], *, schedule: Schedule, now: datetime) -> dict[str, Any]:
+    """A validated record's fields (``model_dump()``) as the table's row: currency in capitals, the
+    cycle a run serves, when it was ingested."""
     if "currency" in row:
         row["currency"] = row["currency"].upper()
-    if isinstance(record, JobRun):
-        row["cycle_at"] = record.scheduled_for or schedule.nearest(record.started_at)
-    if not isinstance(record, ReserveSnapshot):
+    if kind == "job_runs":
+        row["cycle_at"] = row["scheduled_for"] or schedule.nearest(row["started_at"])
+    if kind != "reserve_snapshots":
         row["ingested_at"] = now
     return row
 
@@ -67,21 +105,27 @@ def ingest_records(
     conn: Connection, kind: str, records: Sequence[Record], *, schedule: Schedule, now: datetime
 ) -> IngestResult:
     """Upsert already-validated records of one kind on ``conn`` (the caller owns the transaction)."""
+    return ingest_rows(conn, kind, [r.model_dump() for r in records], schedule=schedule, now=now)
+
+
+def ingest_rows(
+    conn: Connection, kind: str, rows: Sequence[dict[str, Any]], *, schedule: Schedule, now: datetime
+) -> IngestResult:
+    """Upsert validated records given as rows (``model_dump()`` of each, e.g. from
+    ``record_fastpath.validated_rows``) on ``conn``; the caller owns the transaction."""
     table = RECORD_TABLES[kind]
-    rows = _dedupe(table, [record_row(r, schedule=schedule, now=now) for r in records])
-    upsert_rows(conn, table, rows)
+    stored = _dedupe(table, [finished_row(kind, row, schedule=schedule, now=now) for row in rows])
+    upsert_rows(conn, table, stored)
     if kind == "reserve_snapshots":
-        _refresh_accounts(conn, rows)
-    return IngestResult(kind=kind, stored=len(rows))
+        _refresh_accounts(conn, stored)
+    return IngestResult(kind=kind, stored=len(stored))
 
 
 def _dedupe(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Within one batch the last record for a key wins (ON CONFLICT cannot see the same key twice)."""
-    keys = [c.name for c in table.primary_key.columns]
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        latest[tuple(row[k] for k in keys)] = row
-    return list(latest.values())
+    keys = list(map(itemgetter(*[c.name for c in table.primary_key.columns]), rows))
+    latest = dict(zip(keys, rows, strict=True))
+    return rows if len(latest) == len(rows) else list(latest.values())
 
 
 def _refresh_accounts(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:

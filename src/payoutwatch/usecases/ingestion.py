@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,20 +17,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from payoutwatch.config import Settings
+from payoutwatch.record_fastpath import row_or_problems, validated_rows
 from payoutwatch.records import (
     RECORD_TYPES,
     BatchRejected,
-    Record,
     RecordError,
     decode_lines,
     split_batch,
     unknown_kind_message,
-    validate_object,
-    validate_objects,
 )
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.audit import audit
-from payoutwatch.store.ingest import CHUNK, ingest_records
+from payoutwatch.store.ingest import CHUNK, ingest_rows
 
 MAX_LISTED = 1000  # problems listed one by one when a long stream is refused; the rest are counted
 
@@ -57,9 +57,26 @@ def store_records(
     """
     if kind not in RECORD_TYPES:
         raise ValueError(unknown_kind_message(kind))
-    records = validate_objects(kind, list(objects), currency=settings.currency, errors=list(errors), unit=unit)
-    result = ingest_records(conn, kind, records, schedule=schedule_of(settings), now=now)
-    return StoredBatch(kind=kind, valid=len(records), stored=result.stored)
+    rows = validated_rows(kind, objects, currency=settings.currency, errors=errors, unit=unit)
+    result = ingest_rows(conn, kind, rows, schedule=schedule_of(settings), now=now)
+    return StoredBatch(kind=kind, valid=len(rows), stored=result.stored)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a batch is read and stored.
+
+    A batch allocates a few objects per record that all live until the batch is stored, and none is
+    part of a cycle: the collector would scan them again and again for nothing (a third of the time of
+    a large batch). Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def ingest_text(
@@ -71,10 +88,11 @@ def ingest_text(
     """
     if kind not in RECORD_TYPES:
         raise ValueError(unknown_kind_message(kind))
-    objects, errors, unit = split_batch(text)
-    with engine.begin() as conn:
-        result = store_records(conn, settings, kind, objects, now=now, unit=unit, errors=errors)
-        audit(conn, actor=actor, action="ingest", target=kind, now=now, details={"stored": result.stored})
+    with collector_paused():
+        objects, errors, unit = split_batch(text)
+        with engine.begin() as conn:
+            result = store_records(conn, settings, kind, objects, now=now, unit=unit, errors=errors)
+            audit(conn, actor=actor, action="ingest", target=kind, now=now, details={"stored": result.stored})
     return result
 
 
@@ -101,14 +119,15 @@ def ingest_lines(
     schedule = schedule_of(settings)
     errors: list[RecordError] = []
     unlisted = last_line = valid = stored = 0
-    pending: list[Record] = []
-    with engine.begin() as conn:
+    pending: list[dict[str, Any]] = []
+    seen: dict[str, datetime] = {}  # instants already parsed
+    with collector_paused(), engine.begin() as conn:
         for number, decoded in decode_lines(lines):
             last_line = number
             record, problems = (
                 (None, [decoded])
                 if isinstance(decoded, RecordError)
-                else validate_object(kind, number, decoded, currency=settings.currency)
+                else row_or_problems(kind, number, decoded, currency=settings.currency, unit="line", seen=seen)
             )
             room = max(0, MAX_LISTED - len(errors))
             errors.extend(problems[:room])
@@ -119,12 +138,12 @@ def ingest_lines(
             if not errors:
                 pending.append(record)
             if len(pending) >= chunk:
-                stored += ingest_records(conn, kind, pending, schedule=schedule, now=now).stored
-                pending = []
+                stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now).stored
+                pending, seen = [], {}
         if errors:
             if unlisted:
                 errors.append(RecordError(last_line, "(batch)", f"{unlisted} more problem(s) not listed"))
             raise BatchRejected(kind, errors)
-        stored += ingest_records(conn, kind, pending, schedule=schedule, now=now).stored
+        stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now).stored
         audit(conn, actor=actor, action="ingest", target=kind, now=now, details={"stored": stored})
     return StoredBatch(kind=kind, valid=valid, stored=stored)
