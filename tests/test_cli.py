@@ -153,6 +153,10 @@ def test_demo_builds_evaluates_and_refuses_a_store_it_did_not_build(config: Path
     for title in ("Payout Health", "Fallback Activity", "Reserves & Balances", "Credential Expiry", "open alerts"):
         assert title in output
     assert "credential_expiry:applepay-processing" in output and "fallback_volume" in output
+    code, listed = cli(config, "silence", "list", "--json")  # the demo shows a silenced alert: who, why, until
+    [silence] = json.loads(listed)["silences"]
+    assert silence["key"].startswith("reserve_breach:") and silence["owner"] == "finance", silence
+    assert silence["author"] and "Top-up" in silence["comment"] and silence["ends_at"] > silence["starts_at"]
     assert cli(config, "demo", "--studios", "40")[0] == 0  # a demo store can be rebuilt
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump({"store": {"url": f"sqlite:///{tmp_path / 'real.db'}"}}))
