@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import tzinfo
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.money import format_cents
 from payoutwatch.rules.registry import rule_named
+from payoutwatch.timefmt import local
 from payoutwatch.vocabulary import Event, Transition
 
 TAGS = {Event.FIRING: "FIRING", Event.RESOLVED: "RESOLVED", Event.ESCALATED: "ESCALATED"}
@@ -107,7 +109,10 @@ def fit_lines(
     return shown
 
 
-def _fmt(name: str, value: Any, currency: str) -> str:
+def _fmt(name: str, value: Any, currency: str, zone: tzinfo) -> str:
+    """A fact as people read it: money, a ratio, or an instant (``*_at``, a ``cycle``) in the display zone."""
+    if (name.endswith("_at") or name == "cycle") and isinstance(value, str):
+        return local(value, zone, minutes=name == "cycle")
     if name.endswith("_cents") and isinstance(value, int):
         return format_cents(value, currency)
     if name.endswith("_ratio") and isinstance(value, float):
@@ -129,7 +134,7 @@ def render(transition: Transition, settings: Settings) -> Message:
     rule = rule_named(transition.rule)
     labels = rule.fact_labels if rule is not None else {}
     facts += [
-        (label, _fmt(name, details[name], settings.currency))
+        (label, _fmt(name, details[name], settings.currency, settings.display_tz))
         for name, label in labels.items()
         if details.get(name) is not None
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import Connection
 
@@ -19,6 +19,7 @@ from payoutwatch.config import AutomationFailureSettings, Settings
 from payoutwatch.metrics.runs import RunFigures, runs_of_cycles
 from payoutwatch.rules.registry import PrometheusAlert, RuleBase, register
 from payoutwatch.schedule import schedule_of
+from payoutwatch.timefmt import local
 from payoutwatch.vocabulary import Finding, RuleId, RunStatus
 
 
@@ -30,14 +31,15 @@ class Problem:
 
 
 def cycle_problems(
-    cycle: datetime, runs: list[RunFigures], at: datetime, rule: AutomationFailureSettings
+    cycle: datetime, runs: list[RunFigures], at: datetime, rule: AutomationFailureSettings, zone: tzinfo = UTC
 ) -> tuple[list[Problem], datetime | None]:
-    """Every problem of the cycle known at ``at``, and the latest healthy finish (if any)."""
+    """Every problem of the cycle known at ``at``, and the latest healthy finish (if any); reasons name
+    instants in ``zone`` (the display zone)."""
     max_duration = timedelta(minutes=rule.max_duration_minutes)
     deadline = cycle + timedelta(minutes=rule.missed_grace_minutes)
     problems: list[Problem] = []
     if at >= deadline and not any(r.started_at <= deadline for r in runs):
-        problems.append(Problem(deadline, f"no run started by {iso(deadline)} (missed deadline)"))
+        problems.append(Problem(deadline, f"no run started by {local(deadline, zone)} (missed deadline)"))
     healthy: datetime | None = None
     for run in runs:
         took = timedelta(seconds=run.duration_s)
@@ -82,11 +84,12 @@ def findings(
     local_date: dict[datetime, str],
     at: datetime,
     rule: AutomationFailureSettings,
+    zone: tzinfo = UTC,
 ) -> list[Finding]:
     out = []
     for cycle in cycles:
         runs = runs_by_cycle.get(cycle, [])
-        problems, healthy = cycle_problems(cycle, runs, at, rule)
+        problems, healthy = cycle_problems(cycle, runs, at, rule, zone)
         if not problems:
             continue
         latest_problem = max(p.at for p in problems)
@@ -123,7 +126,9 @@ class AutomationFailure(RuleBase):
         cycles = schedule.latest_at_or_before(at, 2)
         runs = runs_of_cycles(conn, settings.schedule.job, cycles, at)
         local = {c: schedule.local_date(c).isoformat() for c in cycles}
-        return findings(settings.schedule.job, cycles, runs, local, at, settings.rules.automation_failure)
+        return findings(
+            settings.schedule.job, cycles, runs, local, at, settings.rules.automation_failure, settings.display_tz
+        )
 
     def prometheus_alerts(self, settings: Settings) -> list[PrometheusAlert]:
         rule = settings.rules.automation_failure

@@ -6,7 +6,7 @@ The stage is the current one only; a credential first seen at 10 days is at ``14
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import Connection
 
@@ -14,10 +14,11 @@ from payoutwatch.clock import iso
 from payoutwatch.config import CredentialExpirySettings, Settings
 from payoutwatch.metrics.credentials import CredentialFigures, escalation_stages, in_force, reminder_stages
 from payoutwatch.rules.registry import PrometheusAlert, RuleBase, Stage, register
+from payoutwatch.timefmt import local
 from payoutwatch.vocabulary import CredentialStage, Event, Finding, RuleId
 
 
-def findings(credentials: list[CredentialFigures], rule: CredentialExpirySettings) -> list[Finding]:
+def findings(credentials: list[CredentialFigures], rule: CredentialExpirySettings, zone: tzinfo = UTC) -> list[Finding]:
     out = []
     for cred in credentials:
         if cred.stage == CredentialStage.OK or cred.due_at is None or cred.days_left is None:
@@ -30,7 +31,7 @@ def findings(credentials: list[CredentialFigures], rule: CredentialExpirySetting
                 severity=rule.severity,
                 owner=cred.owner or rule.owner,
                 stage=cred.stage,
-                summary=f"{cred.name} ({cred.kind}) {when} ({iso(cred.due_at)})",
+                summary=f"{cred.name} ({cred.kind}) {when} ({local(cred.due_at, zone)})",
                 details={
                     "credential_id": cred.credential_id,
                     "kind": cred.kind,
@@ -38,7 +39,7 @@ def findings(credentials: list[CredentialFigures], rule: CredentialExpirySetting
                     "due_at": iso(cred.due_at),
                     "days_left": cred.days_left,
                     "age_days": cred.age_days,
-                    "reasons": [f"due {iso(cred.due_at)}, {cred.days_left} days left (stage {cred.stage})"],
+                    "reasons": [f"due {local(cred.due_at, zone)}, {cred.days_left} days left (stage {cred.stage})"],
                 },
             )
         )
@@ -58,7 +59,7 @@ class CredentialExpiry(RuleBase):
     }
 
     def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
-        return findings(in_force(conn, at, settings), settings.rules.credential_expiry)
+        return findings(in_force(conn, at, settings), settings.rules.credential_expiry, settings.display_tz)
 
     def stages(self, settings: Settings) -> Sequence[Stage]:
         rule = settings.rules.credential_expiry

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import Connection
 
-from payoutwatch.clock import iso
 from payoutwatch.config import ReserveBreachSettings, Settings
 from payoutwatch.metrics.reserves import Projection, projected_breaches
 from payoutwatch.money import format_cents
 from payoutwatch.rules.registry import PrometheusAlert, RuleBase, register
+from payoutwatch.timefmt import local
 from payoutwatch.vocabulary import Finding, RuleId
 
 
-def findings(projections: list[Projection], rule: ReserveBreachSettings) -> list[Finding]:
+def findings(projections: list[Projection], rule: ReserveBreachSettings, zone: tzinfo = UTC) -> list[Finding]:
     out = []
     for p in projections:
         if p.balance_cents < p.threshold_cents:
             reason = f"balance {format_cents(p.balance_cents)} is below the threshold {format_cents(p.threshold_cents)}"
         else:
             reason = (
-                f"projected {format_cents(p.projected_balance_cents)} at the next run {iso(p.projected_at)}, "
+                f"projected {format_cents(p.projected_balance_cents)} at the next run "
+                f"{local(p.projected_at, zone, minutes=True)}, "
                 f"below the threshold {format_cents(p.threshold_cents)}"
             )
         out.append(
@@ -50,7 +51,7 @@ class ReserveBreach(RuleBase):
     }
 
     def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
-        return findings(projected_breaches(conn, at, settings), settings.rules.reserve_breach)
+        return findings(projected_breaches(conn, at, settings), settings.rules.reserve_breach, settings.display_tz)
 
     def prometheus_alerts(self, settings: Settings) -> list[PrometheusAlert]:
         rule = settings.rules.reserve_breach

@@ -6,7 +6,7 @@ A source that never succeeded counts from its first attempt; one never attempted
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -15,11 +15,16 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings, SourceSettings, SourceStaleSettings
 from payoutwatch.rules.registry import RuleBase, register
 from payoutwatch.store.tables import source_state
+from payoutwatch.timefmt import local
 from payoutwatch.vocabulary import Finding, RuleId
 
 
 def findings(
-    states: list[Any], sources: dict[str, SourceSettings], at: datetime, rule: SourceStaleSettings
+    states: list[Any],
+    sources: dict[str, SourceSettings],
+    at: datetime,
+    rule: SourceStaleSettings,
+    zone: tzinfo = UTC,
 ) -> list[Finding]:
     out = []
     for state in states:
@@ -34,7 +39,7 @@ def findings(
         reason = (
             f"no successful sync for {minutes:.0f} min (limit {config.staleness_minutes:g} min)"
             if state.last_success_at
-            else f"never synced successfully since {iso(state.first_attempt_at)}"
+            else f"never synced successfully since {local(state.first_attempt_at, zone)}"
         )
         reasons = [reason] + ([f"last error: {state.last_error}"] if state.last_error else [])
         out.append(
@@ -67,7 +72,7 @@ class SourceStale(RuleBase):
 
     def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
         states = list(conn.execute(select(source_state).order_by(source_state.c.source)))
-        return findings(states, settings.sources, at, settings.rules.source_stale)
+        return findings(states, settings.sources, at, settings.rules.source_stale, settings.display_tz)
 
 
 RULE = register(SourceStale())

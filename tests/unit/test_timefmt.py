@@ -1,0 +1,89 @@
+"""Instants as people read them, across both daylight-saving changes of America/Toronto in 2026 (EDT ends
+2026-11-01 06:00 UTC, starts 2026-03-08 07:00 UTC), in the rule texts and the channel messages built on them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from payoutwatch.config import CredentialExpirySettings
+from payoutwatch.metrics.credentials import CredentialFigures
+from payoutwatch.notify.channels.pagerduty import PagerDuty
+from payoutwatch.notify.channels.slack import Slack
+from payoutwatch.notify.messages import render
+from payoutwatch.rules import credential_expiry
+from payoutwatch.timefmt import local, until, wall_clock
+from payoutwatch.vocabulary import Action, Event, RuleId, Transition
+from tests.conftest import make_settings, utc
+
+TORONTO = ZoneInfo("America/Toronto")
+CHANGE = utc(2026, 11, 1, 6)
+
+
+def test_the_same_wall_clock_hour_twice_reads_with_its_abbreviation() -> None:
+    assert local(CHANGE - timedelta(minutes=30), TORONTO) == "2026-11-01 01:30:00 EDT"
+    assert local(CHANGE + timedelta(minutes=30), TORONTO) == "2026-11-01 01:30:00 EST"
+    assert local(utc(2026, 3, 8, 6, 59, 59), TORONTO) == "2026-03-08 01:59:59 EST"
+    assert local(utc(2026, 3, 8, 7), TORONTO, minutes=True) == "2026-03-08 03:00 EDT"
+
+
+def test_iso_text_microseconds_and_absence() -> None:
+    assert local("2026-11-25T07:16:46.230612Z", TORONTO) == "2026-11-25 02:16:46 EST"
+    assert local("2026-11-25", TORONTO) == "2026-11-25"  # a date is not an instant: shown as it is
+    assert local(None, TORONTO) == local("", TORONTO) == "n/a"
+    assert wall_clock(CHANGE, TORONTO) == "2026-11-01T01:00:00"
+    assert (until(90.0), until(-90.0), until(None)) == ("in 1m 30s", "1m 30s ago", "n/a")
+
+
+def credential(due_in: timedelta) -> CredentialFigures:
+    at = CHANGE
+    return CredentialFigures(
+        credential_id="rk_live_payouts",
+        kind="stripe_restricted_key",
+        name="payouts worker",
+        owner="security",
+        created_at=at - timedelta(days=300),
+        due_at=at + due_in,
+        days_left=due_in.days,
+        age_days=300,
+        stage="7d",
+        fingerprint=None,
+    )
+
+
+def transition(details: dict[str, object], summary: str) -> Transition:
+    return Transition(
+        alert_id=1,
+        history_id=1,
+        key="credential_expiry:rk_live_payouts",
+        rule=RuleId.CREDENTIAL_EXPIRY,
+        action=Action.FIRED,
+        event=Event.REMINDER,
+        stage="7d",
+        severity="SEV-2",
+        owner="security",
+        summary=summary,
+        details=details,
+        episode="e1",
+        at=CHANGE - timedelta(minutes=30),
+        started_at=CHANGE - timedelta(minutes=30),
+    )
+
+
+def test_rule_texts_and_messages_name_instants_in_the_display_zone() -> None:
+    settings = make_settings(channels={"slack": {"type": "slack", "webhook_url": "https://hooks.slack.test/x"}})
+    [finding] = credential_expiry.findings(
+        [credential(timedelta(days=6, minutes=30))], CredentialExpirySettings(), settings.display_tz
+    )
+    assert "(2026-11-07 01:30:00 EST)" in finding.summary  # due after the change: standard time
+    message = render(transition(finding.details, finding.summary), settings)
+    assert ("Due", "2026-11-07 01:30:00 EST") in message.facts
+    assert message.at == "2026-11-01T05:30:00Z"  # stored and sent to APIs as ISO UTC
+    slack = Slack("slack", settings.channel("slack"), httpx.Client())  # type: ignore[arg-type]
+    assert "2026-11-07 01:30:00 EST" in str(slack.payload(message)["blocks"])
+    pagerduty_settings = make_settings(channels={"pd": {"type": "pagerduty", "routing_key": "k" * 32}})
+    body = PagerDuty("pd", pagerduty_settings.channel("pd"), httpx.Client()).body(message)  # type: ignore[arg-type]
+    assert "due 2026-11-07 01:30:00 EST" in str(body["payload"]["custom_details"])
+    assert body["payload"]["timestamp"] == "2026-11-01T05:30:00Z"
