@@ -9,6 +9,7 @@ import typer
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
+from payoutwatch.cli.progress import progress_bar
 from payoutwatch.cli.render import Wide
 from payoutwatch.clock import iso
 from payoutwatch.vocabulary import Action, AlertAction, AlertState, NotificationState
@@ -276,7 +277,7 @@ def backtest(
     """Replay every rule over history on scratch alert state; nothing is sent or changed."""
     from payoutwatch.config import ConfigError
     from payoutwatch.notify.silences import parse_duration
-    from payoutwatch.usecases.backtest import actual, compare, replay, with_overrides
+    from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
 
     inv = invocation(ctx)
     if output not in ("table", "json"):
@@ -284,7 +285,8 @@ def backtest(
     try:
         settings = with_overrides(inv.settings, overrides or [])
         start, end, every = inv.instant(from_, "--from"), inv.instant(to, "--to"), parse_duration(step)
-        replayed = replay(inv.reader, settings, start=start, end=end, step=every)
+        with progress_bar(inv.terminal.err, "backtest", len(steps(start, end, every))) as advance:
+            replayed = replay(inv.reader, settings, start=start, end=end, step=every, on_step=advance)
     except (ConfigError, ValueError) as exc:
         inv.fail(str(exc), code=2)
     if output == "json":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -13,7 +14,10 @@ from typer.core import TyperCommand
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
+from payoutwatch.cli.progress import CountedReader, progress_bar
 from payoutwatch.cli.render import Wide
+
+LARGE_INGEST_BYTES = 8 * 1024 * 1024  # a file this large shows a progress bar (on a terminal)
 
 
 @app.command()
@@ -34,15 +38,22 @@ def ingest(
         inv.fail(unknown_kind_message(kind), code=2)
     try:
         raw = sys.stdin.buffer if file == "-" else Path(file).open("rb")  # noqa: SIM115 (closed below)
-        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
+        size = None if file == "-" else Path(file).stat().st_size
     except OSError as exc:
         inv.fail(f"cannot read {file}: {exc.strerror}", code=2)
+    large = size is not None and size >= LARGE_INGEST_BYTES
     try:
-        with stream:
-            if _is_json_array(stream):  # one JSON value: read whole; JSON Lines stream with flat memory
-                result = ingest_text(inv.engine, kind, stream.read(), inv.settings, now=inv.now(), actor=inv.actor())
-            else:
-                result = ingest_lines(inv.engine, kind, stream, inv.settings, now=inv.now(), actor=inv.actor())
+        with progress_bar(inv.terminal.err, f"ingest {kind}", size, size=True) if large else nullcontext() as advance:
+            if advance is not None:
+                raw = CountedReader(raw, advance)
+            stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
+            with stream:
+                if _is_json_array(stream):  # one JSON value: read whole; JSON Lines stream with flat memory
+                    result = ingest_text(
+                        inv.engine, kind, stream.read(), inv.settings, now=inv.now(), actor=inv.actor()
+                    )
+                else:
+                    result = ingest_lines(inv.engine, kind, stream, inv.settings, now=inv.now(), actor=inv.actor())
     except OSError as exc:
         inv.fail(f"cannot read {file}: {exc.strerror}", code=2)
     except BatchRejected as exc:
@@ -78,7 +89,12 @@ def sync(
     if not settings.sources:
         inv.terminal.say("no sources configured (see `sources` in payoutwatch.example.yaml)")
         return
-    results = sync_all(inv.engine, settings, now=inv.now, only=name)
+    names = [name] if name else list(settings.sources)
+    results = []
+    with progress_bar(inv.terminal.err, "sync", len(names)) as advance:
+        for one in names:  # a source at a time, so that the bar moves
+            results += sync_all(inv.engine, settings, now=inv.now, only=one)
+            advance(1)
     for r in results:
         counts = ", ".join(f"{n} {kind}" for kind, n in r.counts.items()) or "no records"
         if r.ok:

@@ -10,6 +10,7 @@ import typer
 
 from payoutwatch.cli.app import app
 from payoutwatch.cli.invocation import Invocation, invocation
+from payoutwatch.cli.progress import progress_bar
 from payoutwatch.cli.render import Wide
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports for the review cadence.")
@@ -113,19 +114,22 @@ def report_quarterly(
 
     inv = invocation(ctx)
     _check_format(inv, fmt, ("html", "md", "json"))
-    try:
-        with inv.reader.connect() as conn:
-            figures = quarterly(conn, quarter, inv.settings, now=inv.now())
-    except ValueError as exc:
-        inv.fail(str(exc), code=2)
-    if out_dir:
+    with progress_bar(inv.terminal.err, f"report quarterly {quarter}: figures, then charts", 2) as advance:
         try:
-            written = write_quarterly(figures, fmt, out_dir, zone=inv.settings.display_tz)
-        except OSError as exc:
-            _cannot_write(inv, out_dir, exc)
-        inv.terminal.say(f"wrote {written}")
-    else:
-        inv.terminal.write(quarterly_document(figures, fmt, zone=inv.settings.display_tz))
+            with inv.reader.connect() as conn:
+                figures = quarterly(conn, quarter, inv.settings, now=inv.now())
+        except ValueError as exc:
+            inv.fail(str(exc), code=2)
+        advance(1)
+        if out_dir:
+            try:
+                document = f"wrote {write_quarterly(figures, fmt, out_dir, zone=inv.settings.display_tz)}\n"
+            except OSError as exc:
+                _cannot_write(inv, out_dir, exc)
+        else:
+            document = quarterly_document(figures, fmt, zone=inv.settings.display_tz)
+        advance(1)
+    inv.terminal.write(document)  # the report, or where it was written
 
 
 @report_app.command("reserve-review")

@@ -7,6 +7,7 @@ lists every transition that would have happened, and how it differs from what ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,7 +84,17 @@ def steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     return [start + i * step for i in range(count)]
 
 
-def replay(store: Engine, settings: Settings, *, start: datetime, end: datetime, step: timedelta) -> list[Replayed]:
+def replay(
+    store: Engine,
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    on_step: Callable[[float], None] | None = None,
+) -> list[Replayed]:
+    """What would have fired, evaluating every ``step`` from ``start`` to ``end`` on scratch alert state;
+    ``on_step`` is called after each evaluation (a progress bar)."""
     scratch = scratch_store()
     out: list[Replayed] = []
     try:
@@ -93,6 +104,8 @@ def replay(store: Engine, settings: Settings, *, start: datetime, end: datetime,
             with scratch.begin() as conn:
                 transitions = apply_findings(conn, findings, rules=evaluated_rules(), at=at, now=at, settings=settings)
             out += [Replayed(t.key, t.rule, t.event.value, at, t.stage) for t in transitions if t.event is not None]
+            if on_step is not None:
+                on_step(1)
     finally:
         scratch.dispose()
     return out
