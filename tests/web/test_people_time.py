@@ -88,3 +88,15 @@ def test_a_bad_instant_is_an_error_on_the_page_not_the_live_view(store: Engine) 
     for path in ("/", "/dashboards/credentials"):
         page = client.get(path, params={"at": "yesterday"})
         assert page.status_code == 400 and "&#39;yesterday&#39; is not an ISO 8601 instant" in page.text
+
+
+def test_the_back_test_form_is_filled_and_read_in_the_display_zone(store: Engine) -> None:
+    client = signed_in(store, make_settings(web={"secure_cookies": False}), AFTER_CHANGE)
+    form = client.get("/reports").text
+    assert 'From (America/Toronto) <input name="from" value="2026-10-02T02:30:00"' in form  # 06:30 UTC: 02:30 EDT
+    assert 'value="2026-11-01T01:30:00"' in form  # now: 06:30 UTC, 01:30 EST
+    page = client.get(
+        "/reports/backtest", params={"from": "2026-10-31T20:00:00", "to": "2026-11-01T03:00", "step": "1h"}
+    )
+    assert page.status_code == 200
+    assert "Back-test 2026-10-31 20:00:00 EDT → 2026-11-01 03:00:00 EST" in page.text

@@ -8,7 +8,6 @@ from datetime import timedelta
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from payoutwatch.clock import iso
 from payoutwatch.config import ConfigError
 from payoutwatch.notify.silences import parse_duration
 from payoutwatch.reports.charts import quarterly_charts
@@ -37,8 +36,8 @@ def reports(state: State, request: Request, who: PageViewer) -> Response:
         who,
         quarter=f"{local.year}Q{(local.month - 1) // 3 + 1}",
         title="Reports",
-        default_from=iso(now - timedelta(days=30)),
-        default_to=iso(now),
+        default_from=now - timedelta(days=30),
+        default_to=now,
     )
 
 
@@ -101,8 +100,8 @@ def backtest_page(
         rows=rows,
         withheld=withheld,
         diff=diff,
-        start=iso(begin),
-        end=iso(end),
+        start=begin,
+        end=end,
         step=step,
         overrides=overrides,
         title="Back-test",
