@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
-from payoutwatch.store.tables import audit_log
+from payoutwatch.store.tables import api_tokens, audit_log
 from payoutwatch.usecases import tokens
 from payoutwatch.vocabulary import Role
 from tests.conftest import utc
@@ -36,3 +36,22 @@ def test_create_list_and_revoke_are_audited_and_never_list_the_token(sqlite_stor
         ("ana", "token_create", str(created.id), {"name": "airflow", "role": "ingest"}),
         ("bo", "token_revoke", str(created.id), None),
     ]
+
+
+def test_a_tokens_last_use_is_recorded_to_the_minute_without_a_write_per_request(sqlite_store: Engine) -> None:
+    created = tokens.create(sqlite_store, name="grafana", role=Role.VIEWER, actor="ana", now=NOW)
+    writes: list[str] = []
+    event.listen(
+        sqlite_store, "before_cursor_execute", lambda *args: writes.append(args[2]) if "UPDATE" in args[2] else None
+    )
+    uses = [NOW, NOW + timedelta(seconds=30), NOW + timedelta(seconds=59), NOW + timedelta(seconds=61)]
+    recorded = []
+    for at in uses:
+        with sqlite_store.begin() as conn:
+            assert tokens.authenticate(conn, created.token, now=at) is not None
+            recorded.append(conn.execute(select(api_tokens.c.last_used_at)).scalar_one())
+    assert recorded == [NOW, NOW, NOW, NOW + timedelta(seconds=61)]
+    assert len(writes) == 2
+    with sqlite_store.begin() as conn:  # a clock set back: the earlier use is recorded again
+        tokens.authenticate(conn, created.token, now=NOW)
+        assert conn.execute(select(api_tokens.c.last_used_at)).scalar_one() == NOW

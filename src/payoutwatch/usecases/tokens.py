@@ -1,6 +1,6 @@
 """API tokens and roles: who may see and do what (issue 4's permission table).
 
-A token is 32 random bytes, shown once and stored as its SHA-256; every use records when.
+A token is 32 random bytes, shown once and stored as its SHA-256; its last use is recorded (to the minute).
 The use cases ``create``, ``revoke`` (each audited, one transaction) and ``listing`` serve the
 CLI; ``create_token``, ``revoke_token`` and ``authenticate`` are their steps on a connection.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -21,6 +21,7 @@ from payoutwatch.store.tables import api_tokens
 from payoutwatch.vocabulary import Permission, Role
 
 PREFIX = "pwt_"
+USE_RECORDED_EVERY = timedelta(minutes=1)  # a token's last use is kept to this precision
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -65,11 +66,18 @@ def revoke_token(conn: Connection, token_id: int, *, now: datetime) -> bool:
 
 
 def authenticate(conn: Connection, token: str, *, now: datetime) -> Any | None:
-    """The token's row if it is valid (not revoked), recording this use; None otherwise."""
+    """The token's row if it is valid (not revoked), recording this use to the minute; None otherwise.
+
+    The use is written only when the recorded one is a minute old (or absent, or in the future): a busy
+    client would otherwise turn every request into a write, and every concurrent request with the same
+    token would queue on that token's row (bench/load.py).
+    """
     row = conn.execute(
         select(api_tokens).where(api_tokens.c.token_hash == digest(token), api_tokens.c.revoked_at.is_(None))
     ).first()
-    if row is not None:
+    if row is not None and (
+        row.last_used_at is None or not timedelta(0) <= now - row.last_used_at < USE_RECORDED_EVERY
+    ):
         conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
     return row
 
