@@ -2,9 +2,11 @@
 
 Three hundred studios, a year of biweekly cycles with plausible CAD amounts, daily reserve
 snapshots, and planted incidents: a failed run on the previous cycle (and the manual payouts
-that covered it), a slow run on the latest cycle, reserves trending toward their thresholds
+that covered it), a slow run on the latest cycle whose reconciliation has three exceptions (a
+missing transfer, an amount mismatch, a reversal), reserves trending toward their thresholds
 with payouts held by reserve caps, an Apple Pay certificate due in about 12 days and an overdue
-Stripe restricted key. The data is generated from a fixed seed relative to ``now``.
+Stripe restricted key; two credentials have an earlier version (a renewal, a rotation). The data is
+generated from a fixed seed relative to ``now``.
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def build_platform(settings: Settings, now: datetime, *, studios: int = 300) -> 
     for cycle in schedule.between(now - timedelta(hours=1), now):
         if cycle > (cycles[-1] if cycles else now - 365 * DAY):
             _in_progress(platform, cycle, people, now, job=settings.schedule.job)
+    if slow_cycle is not None:
+        _reconciliation_exceptions(platform, slow_cycle)
     _historic_fallbacks(platform, rng, cycles[:-2], people)
     _reserves(platform, rng, people, now)
     _credentials(platform, now)
@@ -227,6 +231,29 @@ def _cycle(
             )
 
 
+def _reconciliation_exceptions(platform: Platform, cycle: datetime) -> None:
+    """Three of ``cycle``'s paid payouts do not reconcile: the PSP has no transfer for the first, the
+    second's transfer is 25 CAD short, the third's was reversed."""
+    paid = [
+        p
+        for p in platform.records["scheduled_payouts"]
+        if isinstance(p, ScheduledPayout) and p.scheduled_for == cycle and p.status == PayoutStatus.PAID
+    ][:3]
+    if len(paid) < 3:
+        return
+    missing, short, reversed_ = (p.transfer_id for p in paid)
+    kept: list[Record] = []
+    for t in platform.records["transfers"]:
+        assert isinstance(t, Transfer)
+        if t.transfer_id == short:
+            t = t.model_copy(update={"amount_cents": t.amount_cents - 2_500})
+        elif t.transfer_id == reversed_:
+            t = t.model_copy(update={"reversed": True, "amount_reversed_cents": t.amount_cents})
+        if t.transfer_id != missing:
+            kept.append(t)
+    platform.records["transfers"] = kept
+
+
 def _in_progress(platform: Platform, cycle: datetime, studios: list[Studio], now: datetime, *, job: str) -> None:
     """A cycle that started less than an hour ago: payouts still scheduled, its run still going."""
     for s in studios:
@@ -329,6 +356,24 @@ def _credentials(platform: Platform, now: datetime) -> None:
             name="Stripe restricted key: payouts worker",
             owner="payments-engineering",
             created_at=now - 95 * DAY,
+            source="demo",
+        ),
+        Credential(  # the certificate it renewed
+            credential_id="applepay-processing",
+            kind="apple_pay_certificate",
+            name="Apple Pay payment processing (merchant.com.example.studios)",
+            owner="security",
+            created_at=now - 1500 * DAY,
+            expires_at=now - 700 * DAY,
+            source="demo",
+        ),
+        Credential(  # the key it replaced, rotated early
+            credential_id="rk_live_reporting",
+            kind="stripe_restricted_key",
+            name="Stripe restricted key: finance reporting",
+            owner="finance",
+            created_at=now - 220 * DAY,
+            rotate_by=now - 5 * DAY,
             source="demo",
         ),
         Credential(

@@ -133,3 +133,35 @@ def test_cli_report_and_a_single_sign_off(tmp_path: Path) -> None:
     figures = json.loads(cli("report", "reconciliation", "--cycle", "2026-03-05", "--format", "json").output)
     assert figures["signed_off"]["by"] == "fin-ana" and figures["signed_off"]["comment"].startswith("p_missing")
     engine.dispose()
+
+
+def test_the_demo_reconciles_as_its_story_says(sqlite_store: Engine) -> None:
+    """The demo's failed cycle (2026-11-05) says how many payouts failed; its latest finished cycle has a
+    missing transfer, an amount mismatch and a reversal to practise on."""
+    from datetime import date
+
+    from payoutwatch.demo import build_platform
+    from payoutwatch.demo import load as load_demo
+    from payoutwatch.metrics.reconciliation import cycle_on
+    from payoutwatch.reports.render import render
+
+    settings = make_settings(
+        schedule={"rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;BYHOUR=6;BYMINUTE=0", "start": "2025-01-02"}
+    )
+    now = utc(2026, 11, 26, 14)
+    load_demo(sqlite_store, build_platform(settings, now), settings, now)
+    with sqlite_store.connect() as conn:
+        failed = reconciliation(conn, cycle_on(date(2026, 11, 5), settings), settings)
+        latest = reconciliation(conn, cycle_on(date(2026, 11, 19), settings), settings)
+    assert failed["unpaid"]["failed"]["count"] == 130
+    assert "Not paid by the ledger: 130 failed (" in render("reconciliation", failed, "md")
+    counts = {k: v["count"] for k, v in latest["totals"].items() if k != "matched"}
+    assert counts == {
+        "missing_transfer": 1,
+        "amount_mismatch": 1,
+        "reversed": 1,
+        "unexpected_transfer": 0,
+        "orphan_transfer": 0,
+    }
+    mismatch = next(e for e in latest["exceptions"] if e["category"] == "amount_mismatch")
+    assert mismatch["ledger_cents"] - mismatch["psp_cents"] == 2_500

@@ -4,7 +4,9 @@ A payout and a transfer match on the transfer's ``payout_id`` (its metadata) or 
 ``transfer_id``. Every paid payout is ``matched``, ``missing_transfer``, ``amount_mismatch`` or
 ``reversed`` (its transfer reversed in full, or in part: ``reversed_cents`` says how much); a payout
 that was not paid yet has a live transfer is ``unexpected_transfer``; a transfer created during the
-cycle that belongs to no payout is an ``orphan_transfer``.
+cycle that belongs to no payout is an ``orphan_transfer``. Payouts the ledger did not pay are counted
+by status under ``unpaid`` (a failed run's failed payouts, those held by a reserve cap), so the figures
+say why the ledger's paid total is short of what was scheduled.
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ def _orphans(cycle: datetime, settings: Settings) -> Any:
     )
 
 
+def _unpaid(conn: Connection, cycle: datetime) -> dict[str, dict[str, int]]:
+    """The cycle's payouts the ledger did not pay, by status: count and amount."""
+    p = scheduled_payouts.c
+    rows = conn.execute(
+        select(p.status, func.count().label("n"), exact_sum(p.amount_cents).label("cents"))
+        .where(p.scheduled_for == cycle, p.status != PayoutStatus.PAID.value)
+        .group_by(p.status)
+        .order_by(p.status)
+    )
+    return {row.status: {"count": int(row.n), "ledger_cents": row.cents or 0} for row in rows}
+
+
 def reconciliation(conn: Connection, cycle: datetime, settings: Settings) -> dict[str, Any]:
     c = _classified(cycle)
     totals = {
@@ -113,6 +127,7 @@ def reconciliation(conn: Connection, cycle: datetime, settings: Settings) -> dic
         "ledger_paid_cents": paid_ledger,
         "psp_settled_cents": settled,
         "difference_cents": paid_ledger - settled,
+        "unpaid": _unpaid(conn, cycle),
         "exceptions": [{**d, "reversed": bool(d["reversed"]) if d["reversed"] is not None else None} for d in details],
         "orphans": [{**o, "created_at": iso(o["created_at"])} for o in orphans],
         "signed_off": {"by": signed.signed_by, "at": iso(signed.signed_at), "comment": signed.comment}

@@ -1,4 +1,5 @@
-"""The reconciliation report's CSV: one row per exception and orphan, then one per category total.
+"""The reconciliation report's CSV: one row per exception and orphan, then one per category total and one
+per status of the payouts the ledger did not pay.
 
 The figures themselves are computed in ``metrics/reconciliation.py``.
 """
@@ -61,4 +62,6 @@ def to_csv(figures: dict[str, Any]) -> str:
         )
     for name, t in figures["totals"].items():
         writer.writerow([figures["cycle"], f"total:{name}", "", "", "", "", t["ledger_cents"], t["psp_cents"], "", ""])
+    for status, u in figures["unpaid"].items():
+        writer.writerow([figures["cycle"], f"unpaid:{status}", "", "", status, "", u["ledger_cents"], "", "", ""])
     return buffer.getvalue()
