@@ -78,6 +78,7 @@ class PersonAction(StrEnum):
     SILENCE_EXPIRE = "silence_expire"
     REVIEW = "review"
     RECONCILIATION_SIGN_OFF = "reconciliation_sign_off"
+    ACCESS_REVIEW = "access_review"
     TOKEN_CREATE = "token_create"
     TOKEN_REVOKE = "token_revoke"
     INGEST = "ingest"
@@ -148,6 +149,8 @@ class Permission(StrEnum):
     HANDLE_ALERTS = "handle_alerts"  # ack, resolve, silence ANY alert (team roles: their own, web.role_owners)
     WRITE_RECORDS = "write_records"  # ingest, pings
     SCRAPE_METRICS = "scrape_metrics"  # /metrics when web.metrics_auth is on
+    SIGN_OFF = "sign_off"  # Finance's reconciliation sign-off of a cycle
+    REVIEW_ACCESS = "review_access"  # the access review: API tokens, SSO users and who holds which role
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,19 @@ SEEN = [  # what a person reads: API listings, pages, reports
     "/reports/quarterly?quarter=2026Q1",
     "/reports/backtest?from=2026-03-05T11:00:00Z&to=2026-03-05T11:30:00Z&step=15m",
     "/metrics",
+    "/reconciliation/2026-03-05",
+    "/reserve-review",
+    "/access-review",
+    f"/credentials/{CRED_ID}/history",
+    "/incident?from=2026-03-05T00:00:00Z&to=2026-03-05T12:00:00Z",
 ]
+TEAM_PAGES = {  # path -> the roles that may open it (the others get 403 and no link)
+    "/reconciliation/2026-03-05": set(PEOPLE),
+    "/reserve-review": set(PEOPLE),
+    "/incident": set(PEOPLE),
+    "/access-review": {Role.SECURITY, Role.ADMIN},
+    f"/credentials/{CRED_ID}/history": SEES_CREDENTIALS,
+}
 
 
 def test_the_fixture_has_one_firing_alert_per_owner(platform: Platform) -> None:
@@ -128,6 +140,19 @@ def test_credentials_are_seen_only_by_roles_allowed_to_see_them(platform: Platfo
         weekly = platform.get("/reports/weekly", role)[1]
         assert "Not shown: your role may not see credentials." in weekly  # the report says what it left out
         assert platform.get("/api/v1/alerts", role)[1].endswith('"withheld":1}')
+
+
+@pytest.mark.parametrize("role", PEOPLE, ids=[r.value for r in PEOPLE])
+def test_the_teams_pages_open_for_the_roles_allowed(platform: Platform, role: Role) -> None:
+    for path, roles in TEAM_PAGES.items():
+        assert platform.get(path, role)[0] == (200 if role in roles else 403), path
+    navigation = platform.get("/", role)[1].split("</header>")[0]
+    assert ('href="/access-review"' in navigation) == (role in TEAM_PAGES["/access-review"])
+    assert 'href="/reconciliation"' in navigation and 'href="/incident"' in navigation
+    signing = platform.get("/reconciliation/2026-03-05", role)[1]  # the fixture's cycle has a finished run
+    assert ("Sign off</button>" in signing) == (role in (Role.FINANCE, Role.ADMIN))
+    review = platform.get("/reserve-review", role)[1]
+    assert ("Mark reviewed</button>" in review) == ("finance" in HANDLES[role])
 
 
 def test_unauthenticated_metrics_name_no_credential(platform: Platform) -> None:

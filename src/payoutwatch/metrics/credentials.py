@@ -69,6 +69,47 @@ class CredentialFigures:
         }
 
 
+def due_date(row: Any, settings: Settings) -> datetime | None:
+    """A version's due date: ``expires_at``, else ``rotate_by``, else created + its kind's maximum age."""
+    due: datetime | None = row.expires_at or row.rotate_by
+    if due is None and row.kind in settings.credentials.max_age_days:
+        due = row.created_at + timedelta(days=settings.credentials.max_age_days[row.kind])
+    return due
+
+
+def versions(conn: Connection, credential_id: str, at: datetime, settings: Settings) -> list[dict[str, Any]]:
+    """Every version of a credential created at or before ``at``, newest first: its due date, how long
+    it was in force (until the next version, or ``at``) and whether it was replaced before it fell due."""
+    c = credentials.c
+    rows = conn.execute(
+        select(credentials).where(c.credential_id == credential_id, c.created_at <= at).order_by(c.created_at)
+    ).all()
+    out = []
+    for i, row in enumerate(rows):
+        replaced_at = rows[i + 1].created_at if i + 1 < len(rows) else None
+        due = due_date(row, settings)
+        out.append(
+            {
+                "credential_id": row.credential_id,
+                "created_at": iso(row.created_at),
+                "kind": row.kind,
+                "name": row.name,
+                "owner": row.owner,
+                "expires_at": iso(row.expires_at),
+                "rotate_by": iso(row.rotate_by),
+                "due_at": iso(due),
+                "source": row.source,
+                "fingerprint": row.fingerprint,
+                "replaced_at": iso(replaced_at),
+                "in_force_days": days_floor((replaced_at or at) - row.created_at),
+                "replaced_late": replaced_at is not None and due is not None and replaced_at > due,
+                "in_force": replaced_at is None,
+            }
+        )
+    out.reverse()
+    return out
+
+
 def in_force(conn: Connection, at: datetime, settings: Settings) -> list[CredentialFigures]:
     c = credentials.c
     newest = (
@@ -85,9 +126,7 @@ def in_force(conn: Connection, at: datetime, settings: Settings) -> list[Credent
     rule = settings.rules.credential_expiry
     out = []
     for row in rows:
-        due = row.expires_at or row.rotate_by
-        if due is None and row.kind in settings.credentials.max_age_days:
-            due = row.created_at + timedelta(days=settings.credentials.max_age_days[row.kind])
+        due = due_date(row, settings)
         days_left = days_floor(due - at) if due is not None else None
         out.append(
             CredentialFigures(

@@ -2,7 +2,9 @@
 
 Runs starting and finishing, alert transitions with their reasons, notifications and how their
 delivery went, acknowledgements, resolves and silences with who did them, manual payouts, and
-configuration changes (threshold and routing adjustments) with their redacted diff.
+configuration changes (threshold and routing adjustments) with their redacted diff. Events about an
+alert carry its ``key``, a silence's carry its matcher's ``rule`` and ``key``, so a page can leave out
+what a role may not see.
 """
 
 from __future__ import annotations
@@ -55,7 +57,12 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
         who = f" by {row.actor}" if row.actor else ""
         reasons = "; ".join((row.details or {}).get("reasons", [])) if isinstance(row.details, dict) else ""
         text = f"{row.key}: {row.action}{who}" + (f" ({row.stage})" if row.stage else "")
-        add(row.at, "alert", text + (f" — {reasons}" if reasons else "") + (f" — {row.comment}" if row.comment else ""))
+        add(
+            row.at,
+            "alert",
+            text + (f" — {reasons}" if reasons else "") + (f" — {row.comment}" if row.comment else ""),
+            key=row.key,
+        )
     n = notifications.c
     for row in conn.execute(select(notifications).where(_within(n.created_at, start, end)).order_by(n.id)):
         outcome = {
@@ -63,7 +70,12 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
             NotificationState.FAILED: f"FAILED: {row.last_error}",
             NotificationState.SUPPRESSED: "suppressed by a silence",
         }.get(row.state, f"pending after {row.attempts} attempt(s)")
-        add(row.created_at, "notification", f"{row.event} of {row.alert_key} to {row.channel}: {outcome}")
+        add(
+            row.created_at,
+            "notification",
+            f"{row.event} of {row.alert_key} to {row.channel}: {outcome}",
+            key=row.alert_key,
+        )
     m = manual_payouts.c
     for row in conn.execute(
         select(manual_payouts).where(or_(_within(m.detected_at, start, end), _within(m.completed_at, start, end)))
@@ -84,6 +96,8 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
             row.created_at,
             "silence",
             f"silence {row.id} ({matcher}) {iso(row.starts_at)} → {iso(row.ends_at)} by {row.author}: {row.comment}",
+            rule=row.rule,
+            key=row.key,
         )
     c = config_versions.c
     for row in conn.execute(select(config_versions).where(_within(c.first_seen_at, start, end))):

@@ -6,7 +6,7 @@
   ``SilenceNotFound``); the audit row carries the matcher and the window.
 - ``review_alert``: Finance's review mark on an alert's latest episode (``LookupError``).
 - ``sign_off_cycle``: Finance's reconciliation sign-off of one cycle (``ValueError`` before its run finished
-  or if already signed).
+  or if already signed; ``cycle_run_finished`` says whether it may be signed yet).
   Its figures come from ``metrics.reconciliation``.
 """
 
@@ -201,7 +201,7 @@ def sign_off_cycle(
     real sign-off stays possible) or when the cycle was already signed off.
     """
     with engine.begin() as conn:
-        if not _cycle_run_finished(conn, settings.schedule.job, cycle, now=now):
+        if not cycle_run_finished(conn, settings.schedule.job, cycle, now=now):
             raise ValueError(
                 f"cycle {iso(cycle)} cannot be signed off yet: no {settings.schedule.job} run of that cycle has "
                 "finished. Sign off once its payout run has finished and its transfers are in"
@@ -229,7 +229,7 @@ def sign_off_cycle(
     return figures
 
 
-def _cycle_run_finished(conn: Connection, job: str, cycle: datetime, *, now: datetime) -> bool:
+def cycle_run_finished(conn: Connection, job: str, cycle: datetime, *, now: datetime) -> bool:
     """Whether a run of ``job`` serving ``cycle`` has finished (at or before now)."""
     r = job_runs.c
     finished = select(r.run_id).where(

@@ -28,9 +28,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.VIEW}),
     # DESIGN §10: only viewer and finance may not see credentials; ops handles every alert, so sees them all
     Role.OPS: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS, Permission.HANDLE_ALERTS}),
-    Role.FINANCE: frozenset({Permission.VIEW}),
+    Role.FINANCE: frozenset({Permission.VIEW, Permission.SIGN_OFF}),
     Role.ENGINEERING: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS}),
-    Role.SECURITY: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS}),
+    Role.SECURITY: frozenset({Permission.VIEW, Permission.VIEW_CREDENTIALS, Permission.REVIEW_ACCESS}),
     Role.ADMIN: frozenset(Permission),
     Role.INGEST: frozenset({Permission.WRITE_RECORDS}),
     # Prometheus alerts on the credential series, so a scraper's token sees them (on /metrics only)

@@ -10,6 +10,11 @@ the alerts whose owner is one of its team's (``web.role_owners``: finance → fi
 engineering → payments-engineering), and only alerts it may see. A team role's silence must name one of
 its owners exactly in ``owner`` (no glob), so it can only ever mute its own team's alerts; it may expire
 only such silences.
+
+Teams' pages. Every role that views reads the reconciliation, the reserve review and the incident timeline
+(without credential events for a role that may not see credentials); signing off a cycle needs ``SIGN_OFF``
+(finance, admin), marking a reserve episode reviewed the right to handle that alert, the access review
+``REVIEW_ACCESS`` (security, admin), a credential's history ``VIEW_CREDENTIALS``.
 """
 
 from __future__ import annotations
@@ -93,6 +98,20 @@ def may_silence(role: Role, web: WebSettings, matcher: Matcher) -> bool:
     if not sees_credentials(role) and silence_names_credentials(matcher.rule, matcher.key):
         return False
     return matcher.owner in owners
+
+
+# The teams' pages and the permission each needs (linked from the navigation for the roles allowed)
+TEAM_PAGES = (
+    ("/reconciliation", "Reconciliation", Permission.VIEW),
+    ("/reserve-review", "Reserve review", Permission.VIEW),
+    ("/access-review", "Access review", Permission.REVIEW_ACCESS),
+    ("/incident", "Timeline", Permission.VIEW),
+)
+
+
+def team_pages(role: Role) -> list[tuple[str, str]]:
+    """The teams' pages ``role`` may open: (path, label)."""
+    return [(path, label) for path, label, permission in TEAM_PAGES if allowed(role, permission)]
 
 
 def refusal(role: Role, web: WebSettings) -> str:

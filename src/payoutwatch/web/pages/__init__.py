@@ -12,11 +12,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payoutwatch.web.deps import BadInstant, NotAllowed, SignInRequired, web_state
-from payoutwatch.web.pages import alerts, login, overview, reports, silences
+from payoutwatch.web.pages import alerts, finance, incident, login, overview, reports, security, silences
 from payoutwatch.web.pages.render import message_page
 
 router = APIRouter(include_in_schema=False)
-for _area in (login, overview, alerts, silences, reports):
+for _area in (login, overview, alerts, silences, reports, finance, security, incident):
     router.include_router(_area.router)
 
 

@@ -48,6 +48,7 @@ def render_page(state: WebState, request: Request, template: str, who: Person, /
         may_act=lambda a: access.may_handle(who.role, state.settings.web, rule=a["rule"], owner=a["owner"]),
         silence_owners=_silence_owners(who, state),
         can_see_credentials=allowed(who.role, Permission.VIEW_CREDENTIALS),
+        team_pages=access.team_pages(who.role),
         **context,
     )
     return HTMLResponse(html)
