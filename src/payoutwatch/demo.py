@@ -330,6 +330,11 @@ def _reserves(platform: Platform, rng: random.Random, studios: list[Studio], now
         )
 
 
+# Credentials with an earlier version (days ago it was created, days ago it fell due): the Apple Pay
+# certificate renewed 48 days before it expired, the reporting key rotated 35 days before its date
+EARLIER_VERSIONS = {"applepay-processing": (1500, 700), "rk_live_reporting": (220, 5)}
+
+
 def _credentials(platform: Platform, now: datetime) -> None:
     for record in (
         Credential(
@@ -358,24 +363,6 @@ def _credentials(platform: Platform, now: datetime) -> None:
             created_at=now - 95 * DAY,
             source="demo",
         ),
-        Credential(  # the certificate it renewed
-            credential_id="applepay-processing",
-            kind="apple_pay_certificate",
-            name="Apple Pay payment processing (merchant.com.example.studios)",
-            owner="security",
-            created_at=now - 1500 * DAY,
-            expires_at=now - 700 * DAY,
-            source="demo",
-        ),
-        Credential(  # the key it replaced, rotated early
-            credential_id="rk_live_reporting",
-            kind="stripe_restricted_key",
-            name="Stripe restricted key: finance reporting",
-            owner="finance",
-            created_at=now - 220 * DAY,
-            rotate_by=now - 5 * DAY,
-            source="demo",
-        ),
         Credential(
             credential_id="rk_live_reporting",
             kind="stripe_restricted_key",
@@ -395,6 +382,11 @@ def _credentials(platform: Platform, now: datetime) -> None:
         ),
     ):
         platform.add(record)
+        if record.credential_id in EARLIER_VERSIONS:
+            created_days_ago, due_days_ago = EARLIER_VERSIONS[record.credential_id]
+            due = "expires_at" if record.expires_at else "rotate_by"
+            earlier = {"created_at": now - created_days_ago * DAY, due: now - due_days_ago * DAY}
+            platform.add(record.model_copy(update=earlier))
 
 
 def prepare_store(engine: Engine, now: datetime) -> None:

@@ -42,12 +42,17 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def need_chromium() -> None:
+    """Skip without Debian's Chromium, except in CI where it must be there."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is required in CI (.ci/run installs it)")
         pytest.skip("chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    need_chromium()
     from payoutwatch.store.engine import open_store
 
     engine: Engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'pw.db'}")

@@ -9,7 +9,6 @@ sign-off yet), the 2026-11-19 cycle has three reconciliation exceptions, the 202
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,25 +25,23 @@ from payoutwatch.usecases.tokens import create_token
 from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
-from tests.web.test_browser import ARGS, CHROMIUM, served
+from tests.web import test_browser
+from tests.web.test_browser import need_chromium, served
 
 NOW = utc(2026, 12, 3, 11, 30)
+BIWEEKLY = "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;BYHOUR=6;BYMINUTE=0"
 PHONE = 390
 Site = tuple[str, dict[Role, str]]
+browser = test_browser.browser  # the same module-scoped fixture: one Chromium for this module
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is required in CI (.ci/run installs it)")
-        pytest.skip("chromium is not installed")
+    need_chromium()
     from payoutwatch.store.engine import open_store
 
     engine: Engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('teams') / 'pw.db'}")
-    settings = make_settings(
-        schedule={"rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;BYHOUR=6;BYMINUTE=0", "start": "2025-01-02"}
-    )
+    settings = make_settings(schedule={"rrule": BIWEEKLY, "start": "2025-01-02"})
     load(engine, build_platform(settings, NOW, studios=60), settings, NOW)
     evaluate(engine, settings, at=NOW, now=NOW)
     add_silence(engine, Matcher(rule="fallback_volume"), comment="vendor maintenance", author="ops-lead", now=NOW)
@@ -58,16 +55,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with served(create_app(settings, engine, now=lambda: NOW)) as base:
         yield base, tokens
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Pages(dict[tuple[Role, int], Any]):
@@ -100,12 +87,18 @@ def nav(page: Any, label: str) -> Any:
     return page.locator("header a", has_text=label)
 
 
+def follow(pages: Pages, role: Role, label: str, url: str) -> Any:
+    """``role``'s desktop page, from the overview through the navigation link ``label`` to ``url``."""
+    page = pages[(role, 1280)]
+    page.goto(f"{pages.base}/")
+    nav(page, label).click()
+    page.wait_for_url(url)
+    return page
+
+
 def test_finance_signs_off_a_reconciliation(site: Site, pages: Pages) -> None:
     base, _ = site
-    page = pages[(Role.FINANCE, 1280)]
-    page.goto(f"{base}/")
-    nav(page, "Reconciliation").click()
-    page.wait_for_url("**/reconciliation/2026-12-03")
+    page = follow(pages, Role.FINANCE, "Reconciliation", "**/reconciliation/2026-12-03")
     sign_off = page.locator("#sign-off")
     assert "opens once this cycle's payout run has finished" in sign_off.inner_text()
     assert sign_off.locator("button").count() == 0
@@ -138,10 +131,7 @@ def test_ops_reads_a_reconciliation_but_finance_signs(site: Site, pages: Pages) 
 
 def test_finance_marks_a_reserve_episode_reviewed(site: Site, pages: Pages) -> None:
     base, _ = site
-    page = pages[(Role.FINANCE, 1280)]
-    page.goto(f"{base}/")
-    nav(page, "Reserve review").click()
-    page.wait_for_url("**/reserve-review")
+    page = follow(pages, Role.FINANCE, "Reserve review", "**/reserve-review")
     episode = page.locator(".episode").first
     key = episode.locator("h2 code").inner_text()
     episode.locator("input[name=note]").fill("top-up wired")
@@ -156,10 +146,7 @@ def test_finance_marks_a_reserve_episode_reviewed(site: Site, pages: Pages) -> N
 
 def test_security_reviews_access(site: Site, pages: Pages) -> None:
     base, _ = site
-    page = pages[(Role.SECURITY, 1280)]
-    page.goto(f"{base}/")
-    nav(page, "Access review").click()
-    page.wait_for_url("**/access-review")
+    page = follow(pages, Role.SECURITY, "Access review", "**/access-review")
     assert "finance-person" in page.locator("#tokens").inner_text()
     assert "sso:alice" in page.locator("#people").inner_text()
     assert "unused for 90 days" in page.locator("#people").inner_text()
@@ -185,10 +172,7 @@ def test_finance_has_no_access_review(site: Site, pages: Pages) -> None:
 
 def test_ops_reads_the_incident_timeline(site: Site, pages: Pages) -> None:
     base, _ = site
-    page = pages[(Role.OPS, 1280)]
-    page.goto(f"{base}/")
-    nav(page, "Timeline").click()
-    page.wait_for_url("**/incident")
+    page = follow(pages, Role.OPS, "Timeline", "**/incident")
     recent = {
         c.split("-", 1)[1] for c in page.locator("#timeline tbody tr").evaluate_all("rs => rs.map(r => r.className)")
     }
