@@ -154,7 +154,7 @@ def test_the_demo_reconciles_as_its_story_says(sqlite_store: Engine) -> None:
         failed = reconciliation(conn, cycle_on(date(2026, 11, 5), settings), settings)
         latest = reconciliation(conn, cycle_on(date(2026, 11, 19), settings), settings)
     assert failed["unpaid"]["failed"]["count"] == 130
-    assert "Not paid by the ledger: 130 failed (" in render("reconciliation", failed, "md")
+    assert "Not paid by the ledger: 130 failed (" in render("reconciliation", failed, "md", zone=settings.display_tz)
     counts = {k: v["count"] for k, v in latest["totals"].items() if k != "matched"}
     assert counts == {
         "missing_transfer": 1,

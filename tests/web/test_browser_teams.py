@@ -177,10 +177,10 @@ def test_ops_reads_the_incident_timeline(site: Site, pages: Pages) -> None:
         c.split("-", 1)[1] for c in page.locator("#timeline tbody tr").evaluate_all("rs => rs.map(r => r.className)")
     }
     assert {"run", "alert", "silence"} <= recent
-    page.fill("input[name=from]", "2026-11-05T10:00:00")
+    page.fill("input[name=from]", "2026-11-05T00:00:00")
     page.fill("input[name=to]", "2026-11-06T12:00:00")
     page.click("#window button")
-    page.wait_for_url("**/incident?from=2026-11-05T10*")
+    page.wait_for_url("**/incident?from=2026-11-05T00*")
     text = page.locator("#timeline").inner_text()
     assert "failed (exit 1)" in text and "manual payout" in text
     finance = pages[(Role.FINANCE, 1280)]
