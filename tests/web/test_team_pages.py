@@ -171,3 +171,39 @@ def test_the_timeline_leaves_out_what_a_role_may_not_see(site: Site) -> None:
     assert "about credentials not shown" in finance
     assert site.clients[Role.OPS].get("/incident?from=2026-03-20T00:00:00&to=2026-03-05T00:00:00").status_code == 400
     assert site.clients[Role.OPS].get("/incident?from=soon").status_code == 400
+
+
+def test_the_api_signs_off_under_the_same_rules(sqlite_store: Engine) -> None:
+    """``POST /api/v1/reconciliation/{day}/sign-off``: finance and admin only (403), not before the cycle's
+    run finished (409, nothing written), once (409 naming who signed); every viewing role reads the figures."""
+    settings = make_settings()
+    seed(sqlite_store)
+    with sqlite_store.begin() as conn:
+        tokens = {r: create_token(conn, name=r.value, role=r, actor="t", now=NOW)[1] for r in Role}
+    client = TestClient(create_app(settings, sqlite_store, now=lambda: NOW))
+
+    def call(method: str, path: str, role: Role, **body: str) -> tuple[int, dict[str, object]]:
+        headers = {"Authorization": f"Bearer {tokens[role]}"}
+        response = client.request(method, f"/api/v1/reconciliation/{path}", headers=headers, json=body or None)
+        return response.status_code, response.json()
+
+    status, figures = call("GET", DAY, Role.VIEWER)
+    assert status == 200 and figures["difference_cents"] == 8001 and figures["unpaid"]["failed"]["count"] == 1
+    assert call("GET", DAY, Role.INGEST)[0] == 403
+    assert call("GET", "2026-03-06", Role.VIEWER)[0] == 404 and call("GET", "9999-12-31", Role.VIEWER)[0] == 404
+    for role in (Role.VIEWER, Role.OPS, Role.SECURITY, Role.ENGINEERING, Role.INGEST, Role.METRICS):
+        assert call("POST", f"{DAY}/sign-off", role)[0] == 403, role
+    early = call("POST", f"{DAY}/sign-off", Role.FINANCE)
+    assert early[0] == 409 and "cannot be signed off yet" in str(early[1]["detail"]) and signoffs(sqlite_store) == 0
+    finished = {"scheduled_for": CYCLE, "finished_at": utc(2026, 3, 5, 11, 20), "exit_code": 0}
+    load(sqlite_store, settings, "job_runs", [run("r1", utc(2026, 3, 5, 11, 1), **finished)], NOW)
+    signed = call("POST", f"{DAY}/sign-off", Role.FINANCE, comment="p_missing chased")
+    assert signed == (201, {"cycle": "2026-03-05T11:00:00Z", "by": "token:finance", "difference_cents": 8001})
+    again = call("POST", f"{DAY}/sign-off", Role.ADMIN)
+    assert again[0] == 409 and "already signed off by token:finance" in str(again[1]["detail"])
+    assert signoffs(sqlite_store) == 1
+    assert call("GET", DAY, Role.VIEWER)[1]["signed_off"] == {
+        "by": "token:finance",
+        "at": "2026-03-20T00:00:00Z",
+        "comment": "p_missing chased",
+    }

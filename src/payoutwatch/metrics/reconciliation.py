@@ -30,10 +30,23 @@ DETAIL_LIMIT = 1000
 def cycle_on(day: date, settings: Settings) -> datetime:
     """The scheduled instant on a calendar date of the schedule's timezone."""
     start = datetime.combine(day, time(), settings.tz)
-    found = list(schedule_of(settings).between(start, start + timedelta(days=1) - timedelta(microseconds=1)))
+    try:
+        found = list(schedule_of(settings).between(start, start + timedelta(days=1) - timedelta(microseconds=1)))
+    except OverflowError:  # the last day of year 9999: no cycle can be scheduled after it
+        found = []
     if not found:
         raise ValueError(f"no payout cycle is scheduled on {day.isoformat()} ({settings.timezone})")
     return found[0]
+
+
+def cycle_named(text: str, settings: Settings) -> datetime:
+    """The cycle scheduled on the date ``text`` (``YYYY-MM-DD``, the schedule's timezone); ``ValueError``
+    saying why there is none."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a date (YYYY-MM-DD)") from None
+    return cycle_on(day, settings)
 
 
 def _classified(cycle: datetime) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from payoutwatch.web.api import alerts, dashboards, health, records, webhooks
+from payoutwatch.web.api import alerts, dashboards, health, reconciliation, records, webhooks
 
 router = APIRouter()
-for _area in (health, dashboards, alerts, records, webhooks):
+for _area in (health, dashboards, alerts, reconciliation, records, webhooks):
     router.include_router(_area.router)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from payoutwatch.metrics.reconciliation import cycle_on, reconciliation
+from payoutwatch.metrics.reconciliation import cycle_named, reconciliation
 from payoutwatch.reports.reconciliation import to_csv
 from payoutwatch.reports.reserve_review import reserve_review
 from payoutwatch.schedule import schedule_of
@@ -50,12 +50,11 @@ def _cycles(state: WebState) -> list[date]:
 
 def _cycle(state: WebState, day: str) -> datetime | Response:
     """The cycle scheduled on ``day`` (YYYY-MM-DD), or a 404 page saying why there is none."""
-    back = ("/reconciliation", "Back to the latest cycle")
     try:
-        return cycle_on(date.fromisoformat(day), state.settings)
+        return cycle_named(day, state.settings)
     except ValueError as exc:
-        message = str(exc) if "no payout cycle" in str(exc) else f"{day!r} is not a date (YYYY-MM-DD)"
-        return message_page(state, title="No such cycle", message=message, back=back, status_code=404)
+        back = ("/reconciliation", "Back to the latest cycle")
+        return message_page(state, title="No such cycle", message=str(exc), back=back, status_code=404)
 
 
 @router.get("/reconciliation", response_class=HTMLResponse)
