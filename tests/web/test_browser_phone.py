@@ -1,7 +1,9 @@
 """The pages on a phone (issue 12 point 5): at 390 px wide, and at desktop width, no page scrolls sideways and
 what matters is inside the viewport: on the alerts page and an alert's page the severity, the owner and the
 Ack / Resolve / Silence controls, the alert's title wrapped; on credentials the days left and the stage;
-report pages have a viewport and a link back to the app when the web app serves them (none in a file).
+report pages have a viewport and a link back to the app when the web app serves them (none in a file); the
+teams' pages (reconciliation, reserve and access review, incident timeline, credential history) keep their
+key columns on screen.
 """
 
 from __future__ import annotations
@@ -77,6 +79,24 @@ def test_report_pages_fit_and_lead_back_to_the_app(site: Site, page: Any) -> Non
     query = "from=2026-11-01T00:00:00Z&to=2026-11-26T00:00:00Z&step=12h"
     page.goto(f"{site.base}/reports/backtest?{query}")
     fits(page, "h1")
+
+
+TEAM_PAGES = {  # the teams' pages and what must stay on screen there
+    "/reconciliation": ("h1", "#exceptions td.title", "#exceptions td[data-label=payout]", "#totals td.title"),
+    "/reserve-review": ("h1", "main button"),
+    "/access-review": ("h1", "#tokens td.title", "#rotation td.days-left", "#rotation td.stage", "#rotation td.owner"),
+    "/incident": ("h1", "#timeline td.title", "#timeline td[data-label=time]"),
+    "/credentials/rk_live_payouts/history": ("h1", "#versions td.title", "#versions td[data-label=due]"),
+}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_teams_pages_fit(site: Site, browser: Any, width: int) -> None:
+    admin = log_in(browser, site.base, site.tokens[Role.ADMIN], width=width)
+    for path, selectors in TEAM_PAGES.items():
+        assert admin.goto(f"{site.base}{path}").status == 200, path
+        fits(admin, *selectors)
+    admin.context.close()
 
 
 def test_a_report_written_to_a_file_has_no_link_into_the_app(site: Site) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from payoutwatch.usecases.tokens import create_token
 from payoutwatch.vocabulary import Role
 from payoutwatch.web.app import create_app
 from tests.conftest import make_settings
-from tests.web.test_browser import CHROMIUM, NOW, browser, log_in, served
+from tests.web.test_browser import NOW, browser, log_in, need_chromium, served
 
 __all__ = ["browser"]  # the module's one browser (a fixture shared from test_browser)
 
@@ -44,8 +43,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+    need_chromium()
     from payoutwatch.store.engine import open_store
 
     engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('silences') / 'pw.db'}")
