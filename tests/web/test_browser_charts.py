@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_browser import browser, log_in, site  # noqa: F401  (the module's fixtures)
+from tests.web.test_browser import SHOTS, browser, log_in, site  # noqa: F401  (the module's fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -57,18 +57,24 @@ def test_hover_shows_the_exact_value_and_local_time(site: tuple[str, dict[str, s
     duration = page.locator("figure.pw-chart").nth(1)
     legend = duration.locator(".u-legend")
     before = legend.inner_text()
-    index = duration.evaluate("el => el.uplot.data[1].findLastIndex(v => v != null)")
-    x, y = duration.evaluate(
-        """(el, i) => { const u = el.uplot, r = u.over.getBoundingClientRect();
-           return [r.left + u.valToPos(u.data[0][i], 'x'), r.top + r.height / 2]; }""",
-        index,
-    )
-    page.mouse.move(x, y)
+    index = hover_latest(page, duration)
     expected = duration.evaluate("(el, i) => el.uplot.data[1][i]", index)
     after = legend.inner_text()
     assert after != before
     assert f"longest run{f'{expected:,.2f}'.rstrip('0').rstrip('.')} min" in after  # the value with its unit
     assert re.search(r"\d\d:\d\d E[SD]T", after)  # the instant in the configured zone, with its abbreviation
+
+
+def hover_latest(page: Any, chart: Any) -> int:
+    """Move the mouse onto the chart's latest x with a value; returns that x's index."""
+    index: int = chart.evaluate("el => el.uplot.data[1].findLastIndex(v => v != null)")
+    x, y = chart.evaluate(
+        """(el, i) => { const u = el.uplot, r = u.over.getBoundingClientRect();
+           return [r.left + u.valToPos(u.data[0][i], 'x'), r.top + r.height / 2]; }""",
+        index,
+    )
+    page.mouse.move(x, y)
+    return index
 
 
 def test_reserves_draw_each_threshold_and_the_projection(site: tuple[str, dict[str, str]], page: Any) -> None:  # noqa: F811
@@ -105,4 +111,9 @@ def test_charts_fit_a_phone_with_readable_labels(site: tuple[str, dict[str, str]
             sizes = chart.evaluate("el => el.uplot.axes.flatMap(a => [a.font[2], a.labelFont[2]])")  # CSS px
             assert min(sizes) >= 11, (dashboard, sizes)
             assert float(chart.locator(".u-legend").evaluate("el => parseFloat(getComputedStyle(el).fontSize)")) >= 11
+        if dashboard == "payout_health":  # the README shows the charts as a phone sees them
+            phone.locator("h2", has_text="CAD per cycle").evaluate("el => el.scrollIntoView({block: 'start'})")
+            hover_latest(phone, phone.locator("figure.pw-chart").nth(1))  # the legend shows the exact values
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            phone.screenshot(path=str(SHOTS / "payout_health-phone.png"))
     phone.close()
