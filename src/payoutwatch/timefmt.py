@@ -14,15 +14,13 @@ text the figures carry, so templates and tables format what they are given.
 '2026-12-03 06:00 EST'
 >>> local(None, toronto)
 'n/a'
->>> until(3725.0)
-'in 1h 2m'
 """
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from payoutwatch.clock import format_duration, parse_instant, to_utc
+from payoutwatch.clock import parse_instant, to_utc
 
 MISSING = "n/a"
 
@@ -56,12 +54,3 @@ def wall_clock(instant: datetime, zone: tzinfo) -> str:
 def zone_name(zone: tzinfo) -> str:
     """The zone's IANA name (``America/Toronto``), for labels such as "As of (America/Toronto)"."""
     return str(getattr(zone, "key", None) or zone)
-
-
-def until(seconds: float | None) -> str:
-    """A countdown read against the as-of instant: ``in 1h 2m``, ``2m 5s ago``, or ``n/a``."""
-    if seconds is None:
-        return MISSING
-    if seconds < 0:
-        return f"{format_duration(-seconds)} ago"
-    return f"in {format_duration(seconds)}"

@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
+import doctest
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from payoutwatch import timefmt
 from payoutwatch.config import CredentialExpirySettings
 from payoutwatch.metrics.credentials import CredentialFigures
 from payoutwatch.notify.channels.pagerduty import PagerDuty
 from payoutwatch.notify.channels.slack import Slack
 from payoutwatch.notify.messages import render
 from payoutwatch.rules import credential_expiry
-from payoutwatch.timefmt import local, until, wall_clock
+from payoutwatch.timefmt import local, wall_clock
 from payoutwatch.vocabulary import Action, Event, RuleId, Transition
 from tests.conftest import make_settings, utc
 
@@ -29,12 +31,15 @@ def test_the_same_wall_clock_hour_twice_reads_with_its_abbreviation() -> None:
     assert local(utc(2026, 3, 8, 7), TORONTO, minutes=True) == "2026-03-08 03:00 EDT"
 
 
+def test_the_module_examples_hold() -> None:
+    assert doctest.testmod(timefmt).failed == 0
+
+
 def test_iso_text_microseconds_and_absence() -> None:
     assert local("2026-11-25T07:16:46.230612Z", TORONTO) == "2026-11-25 02:16:46 EST"
     assert local("2026-11-25", TORONTO) == "2026-11-25"  # a date is not an instant: shown as it is
     assert local(None, TORONTO) == local("", TORONTO) == "n/a"
     assert wall_clock(CHANGE, TORONTO) == "2026-11-01T01:00:00"
-    assert (until(90.0), until(-90.0), until(None)) == ("in 1m 30s", "1m 30s ago", "n/a")
 
 
 def credential(due_in: timedelta) -> CredentialFigures:

@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from payoutwatch.clock import format_duration
 from payoutwatch.money import format_cents
-from payoutwatch.timefmt import local, until, wall_clock, zone_name
+from payoutwatch.timefmt import local, wall_clock, zone_name
 from payoutwatch.vocabulary import DASHBOARDS
 
 FORMATS = ("md", "html", "json")
@@ -28,11 +28,10 @@ FIGURE_FILTERS: dict[str, Callable[[Any], Any]] = {
 
 def time_filters(zone: tzinfo) -> dict[str, Callable[[Any], str]]:
     """How instants read in every template: ``when`` to the second, ``when_min`` to the minute (both in the
-    display zone with its abbreviation), ``until`` a countdown in seconds from the as-of instant."""
+    display zone with its abbreviation), ``wall_clock`` as a ``datetime-local`` input's value in that zone."""
     return {
         "when": lambda instant: local(instant, zone),
         "when_min": lambda instant: local(instant, zone, minutes=True),
-        "until": until,
         "wall_clock": lambda instant: wall_clock(instant, zone),
     }
 
