@@ -26,6 +26,7 @@ from sqlalchemy import Engine, text  # noqa: E402
 
 from payoutwatch.config import parse_settings  # noqa: E402
 from payoutwatch.schedule import schedule_of  # noqa: E402
+from payoutwatch.store import reserve_fits  # noqa: E402
 from payoutwatch.store.engine import open_store  # noqa: E402
 from payoutwatch.store.types import to_micros  # noqa: E402
 
@@ -262,6 +263,7 @@ def generate(url: str, scale: float, *, log: Any = print) -> dict[str, int]:
         log(f"  {table}: {counts[table]:,} rows in {time.perf_counter() - started:.1f} s")
     with engine.begin() as conn:
         conn.execute(text(DERIVE_ACCOUNTS))
+        reserve_fits.rebuild(conn, SETTINGS.rules.reserve_breach.lookback())
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

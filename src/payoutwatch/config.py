@@ -142,6 +142,9 @@ class ReserveBreachSettings(RuleSettings):
     buffer_warning: float = Field(0.20, ge=0)
     lookback_days: float = Field(28, gt=0)
 
+    def lookback(self) -> timedelta:
+        return timedelta(days=self.lookback_days)
+
 
 class SourceStaleSettings(RuleSettings):
     owner: str = "payments-engineering"

@@ -30,6 +30,7 @@ from payoutwatch.records import (
     Transfer,
 )
 from payoutwatch.schedule import schedule_of
+from payoutwatch.store import data_version
 from payoutwatch.store.audit import audit
 from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import RECORD_TABLES, audit_log, metadata
@@ -401,6 +402,7 @@ def prepare_store(engine: Engine, now: datetime) -> None:
             )
         for table in reversed(metadata.sorted_tables):
             conn.execute(delete(table))
+        data_version.bump(conn)
         audit(conn, actor="demo", action=DEMO_MARK, target=None, now=now)
 
 
@@ -408,7 +410,14 @@ def load(engine: Engine, platform: Platform, settings: Settings, now: datetime) 
     schedule = schedule_of(settings)
     with engine.begin() as conn:
         for kind, records in platform.records.items():
-            ingest_records(conn, kind, records, schedule=schedule, now=now)
+            ingest_records(
+                conn,
+                kind,
+                records,
+                schedule=schedule,
+                now=now,
+                reserve_lookback=settings.rules.reserve_breach.lookback(),
+            )
 
 
 def silence_a_reserve_alert(engine: Engine, transitions: list[Transition], now: datetime) -> str | None:

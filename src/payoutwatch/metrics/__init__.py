@@ -31,5 +31,11 @@ def dashboards() -> dict[str, DashboardFunction]:
 
 
 def compute(name: str, conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
-    """The named dashboard's figures at ``at`` (raises KeyError for an unknown name)."""
-    return dashboards()[name](conn, at, settings)
+    """The named dashboard's figures at ``at`` (raises KeyError for an unknown name); the heavy ones
+    are computed once per instant and version of the records (``metrics/cache.py``)."""
+    from payoutwatch.metrics.cache import CACHE, HEAVY
+
+    function = dashboards()[name]
+    if name in HEAVY:
+        return CACHE.figures(name, conn, at, settings, function)
+    return function(conn, at, settings)

@@ -2,7 +2,9 @@
 payouts held by reserve caps, and the projection to the next payout run (DESIGN §5.4).
 
 The latest snapshot per account comes from ``reserve_accounts`` (kept at ingest) when it is
-not newer than ``at``, else from one index seek per account on ``(account_id, as_of)``.
+not newer than ``at``, else from one index seek per account on ``(account_id, as_of)``; the
+projection's regression sums from ``reserve_fits`` (kept at ingest) when they answer for ``at``,
+else from the account's snapshots. Every account is read once, and the figures computed here.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select, true, union_all
+from sqlalchemy import ColumnElement, Connection, Float, and_, case, cast, func, literal, or_, select, true, union_all
 from sqlalchemy.sql import Subquery
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP
 from payoutwatch.schedule import schedule_of
+from payoutwatch.store.regression import Sums, window_sums
 from payoutwatch.store.sums import exact_sum
-from payoutwatch.store.tables import reserve_accounts, reserve_snapshots, scheduled_payouts
-from payoutwatch.store.types import elapsed
+from payoutwatch.store.tables import reserve_accounts, reserve_fits, reserve_snapshots, scheduled_payouts
+from payoutwatch.store.types import elapsed, to_micros
 from payoutwatch.vocabulary import PayoutStatus
 
 
@@ -55,46 +58,123 @@ def latest_snapshots(at: datetime, dialect: str) -> Subquery:
     else:
         seek = select(func.max(s.as_of)).where(s.account_id == a.account_id, s.as_of <= at).scalar_subquery()
         pick = select(a.account_id, seek.label("as_of")).where(older_accounts).subquery("pick")
-        older = select(pick.c.account_id, pick.c.as_of, s.balance_cents, s.threshold_cents).join_from(
+        older = select(pick.c.account_id, s.as_of, s.balance_cents, s.threshold_cents).join_from(
             pick, reserve_snapshots, and_(s.account_id == pick.c.account_id, s.as_of == pick.c.as_of)
         )
     return union_all(current, older).subquery("latest")
 
 
-def regression_sums(at: datetime, since: datetime, dialect: str) -> Subquery:
-    """Per account: n, Σx, Σy, Σx², Σxy over snapshots in ``[since, at]`` (x = seconds before ``at``).
+@dataclass(frozen=True)
+class Account:
+    """An account's latest snapshot ≤ at and its regression sums over ``[at − lookback, at]``."""
 
-    Each account reads its own index range: a ``LATERAL`` aggregate on PostgreSQL (its planner would
-    otherwise scan the whole table), a nested-loop join from ``reserve_accounts`` on SQLite.
+    account_id: str
+    as_of: datetime
+    balance_cents: int
+    threshold_cents: int
+    sums: Sums
+    kept: bool = False  # the sums were read from reserve_fits
+
+
+def accounts_at(
+    conn: Connection,
+    at: datetime,
+    lookback: timedelta,
+    *,
+    kept: bool = True,
+    breaching_by: Horizon | None = None,
+) -> list[Account]:
+    accounts = _accounts(conn, at, lookback, kept=kept, breaching_by=breaching_by, unkept_at_most=None)
+    assert accounts is not None
+    return accounts
+
+
+def _accounts(
+    conn: Connection,
+    at: datetime,
+    lookback: timedelta,
+    *,
+    kept: bool,
+    breaching_by: Horizon | None,
+    unkept_at_most: int | None,
+) -> list[Account] | None:
+    """Every account's latest snapshot ≤ at with its regression sums over ``[at − lookback, at]``.
+
+    The sums come from ``reserve_fits`` for each account whose kept window is exactly the snapshots of
+    ``[at − lookback, at]`` (its last is the latest snapshot ≤ at, and no snapshot lies between its
+    bounds and ``at − lookback``); the others are summed from their snapshots (``window_sums``), as
+    every account is with ``kept=False``. Either way the sums are exact, so the figures are the same.
+
+    With ``breaching_by`` (the projection's horizon), an account whose kept sums answer is returned
+    only when the store's float estimate of its projection comes within a safe margin of its
+    threshold (``may_breach``): every account that breaches is among those returned, and each is then
+    decided exactly here. More than ``unkept_at_most`` accounts to sum from their snapshots: None.
     """
-    s = reserve_snapshots.c
-    x = elapsed(literal(at, type_=s.as_of.type), s.as_of)
-    y = cast(s.balance_cents, Float)
-    sums = (
-        func.count().label("n"),
-        func.sum(x).label("sx"),
-        func.sum(y).label("sy"),
-        func.sum(x * x).label("sxx"),
-        func.sum(x * y).label("sxy"),
+    since = at - lookback
+    latest = latest_snapshots(at, conn.dialect.name)
+    f = reserve_fits.c
+    answers = and_(
+        f.account_id == latest.c.account_id,
+        f.last_as_of == latest.c.as_of,
+        or_(f.excluded_as_of.is_(None), f.excluded_as_of < since),
+        f.first_as_of >= since,
     )
-    a = reserve_accounts.c
-    if dialect == "postgresql":
-        per_account = (
-            select(*sums).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("window")
+    sums = (f.n, f.sx, f.sy, f.sxx, f.sxy) if kept else ()
+    query = select(latest.c.account_id, latest.c.as_of, latest.c.balance_cents, latest.c.threshold_cents, *sums)
+    if kept:
+        query = query.join_from(latest, reserve_fits, answers, isouter=True)
+        if breaching_by is not None:
+            query = query.where(or_(f.account_id.is_(None), may_breach(latest, breaching_by.at)))
+    rows = conn.execute(query).all()
+    missing = [r.account_id for r in rows if not kept or r.n is None]
+    if unkept_at_most is not None and len(missing) > unkept_at_most:
+        return None
+    computed: dict[str, Sums] = {}
+    if missing:
+        every = not kept or len(missing) > WHOLE_TABLE
+        computed = window_sums(conn, since, at, None if every else missing)
+    out = []
+    for r in rows:
+        from_fit = kept and r.n is not None
+        out.append(
+            Account(
+                r.account_id,
+                r.as_of,
+                int(r.balance_cents),
+                int(r.threshold_cents),
+                Sums(r.n, r.sx, r.sy, r.sxx, r.sxy) if from_fit else computed.get(r.account_id, NO_SNAPSHOTS),
+                kept=from_fit,
+            )
         )
-        return (
-            select(a.account_id, *per_account.c)
-            .select_from(reserve_accounts.join(per_account, true()))
-            .where(a.first_as_of <= at, a.last_as_of >= since)
-            .subquery("fit")
-        )
-    return (
-        select(s.account_id, *sums)
-        .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
-        .where(s.as_of >= since, s.as_of <= at)
-        .group_by(s.account_id)
-        .subquery("fit")
+    return out
+
+
+@dataclass(frozen=True)
+class Horizon:
+    at: datetime | None  # the next payout run (None: no run ahead, the projection is the balance)
+
+
+SAFE_RELATIVE = 2.0**-40  # far above the few float roundings of ``balance + slope × seconds``
+
+
+def may_breach(latest: Subquery, horizon: datetime | None) -> ColumnElement[bool]:
+    """The store's float estimate of the projection, less a margin that covers its rounding, is below the
+    threshold (an account breaches only if its exact projection rounds below it)."""
+    b, t, f = latest.c.balance_cents, latest.c.threshold_cents, reserve_fits.c
+    ahead = (
+        elapsed(latest.c.as_of, literal(horizon, type_=reserve_snapshots.c.as_of.type))
+        if horizon is not None
+        else literal(0.0)
     )
+    change = f.slope * ahead
+    margin = (func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1
+    return or_(b < t, b + change - margin < t)
+
+
+NO_SNAPSHOTS = Sums()
+WHOLE_TABLE = 2000  # more accounts to sum than this: one pass over every account beats lists of ids
+FEW_UNKEPT = 250  # more accounts without kept sums than this (a past instant): the float-sums filter first
+MICROS_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -123,57 +203,132 @@ class Projection:
         }
 
 
-def projected_breaches(conn: Connection, at: datetime, settings: Settings) -> list[Projection]:
+def project(account: Account, horizon: datetime | None) -> Projection:
+    """Latest balance + slope × (horizon − latest as_of), rounded to whole cents (half to even), exactly."""
+    numerator, denominator = account.sums.slope()
+    ahead = to_micros(horizon) - to_micros(account.as_of) if horizon is not None else 0
+    whole, rest = divmod(account.balance_cents * denominator + numerator * ahead, denominator)
+    projected = whole + (1 if 2 * rest > denominator or (2 * rest == denominator and whole % 2) else 0)
+    return Projection(
+        account_id=account.account_id,
+        as_of=account.as_of,
+        balance_cents=account.balance_cents,
+        threshold_cents=account.threshold_cents,
+        slope_cents_per_day=numerator * MICROS_PER_DAY / denominator,
+        projected_balance_cents=projected,
+        projected_at=horizon,
+    )
+
+
+def breaches(accounts: list[Account], horizon: datetime | None) -> list[Projection]:
+    out = [p for p in (project(a, horizon) for a in accounts) if p.breached]
+    out.sort(key=lambda p: (p.projected_balance_cents - p.threshold_cents, p.account_id))
+    return out
+
+
+def projected_breaches(conn: Connection, at: datetime, settings: Settings, *, kept: bool = True) -> list[Projection]:
     """Accounts whose latest balance, or its projection to the next run, is below threshold.
 
     Projection = latest balance + slope × (next run − latest as_of); slope is the least-squares
     slope of the account's snapshots in ``[at − lookback_days, at]`` (0 with fewer than two).
+
+    Every figure is exact (``store/regression.py``). SQL first narrows the accounts down to those that
+    may breach, from the kept sums (``kept``, when they answer for ``at``) or from float sums over the
+    snapshots with bounds on their rounding (``may_breach_by_float_sums``); those are decided here.
     """
-    horizon = schedule_of(settings).next_after(at)
-    since = at - timedelta(days=settings.rules.reserve_breach.lookback_days)
-    latest = latest_snapshots(at, conn.dialect.name)
-    sums = regression_sums(at, since, conn.dialect.name)
-    denominator = sums.c.n * sums.c.sxx - sums.c.sx * sums.c.sx
-    slope = case(
-        (
-            and_(sums.c.n >= 2, denominator != 0),
-            (sums.c.n * sums.c.sxy - sums.c.sx * sums.c.sy) / denominator,
-        ),
-        else_=0.0,
+    lookback = settings.rules.reserve_breach.lookback()
+    horizon = Horizon(schedule_of(settings).next_after(at))
+    a = reserve_accounts.c
+    counted = select(func.count(), func.count(case((a.last_as_of > at, 1))))  # kept sums never answer for newer
+    accounts_count, newer = conn.execute(counted).one()
+    if kept and newer <= FEW_UNKEPT:
+        accounts = _accounts(conn, at, lookback, kept=True, breaching_by=horizon, unkept_at_most=FEW_UNKEPT)
+        if accounts is not None:
+            return breaches(accounts, horizon.at)
+    since = at - lookback
+    uncertain = may_breach_by_float_sums(conn, at, since, horizon.at)
+    every = len(uncertain) * 3 > accounts_count  # a pass over every account beats many lists of ids
+    sums = window_sums(conn, since, at, None if every else [r.account_id for r in uncertain])
+    candidates = [
+        Account(
+            r.account_id, r.as_of, int(r.balance_cents), int(r.threshold_cents), sums.get(r.account_id, NO_SNAPSHOTS)
+        )
+        for r in uncertain
+    ]
+    return breaches(candidates, horizon.at)
+
+
+UNIT_ROUNDOFF = 2.0**-53
+
+
+def may_breach_by_float_sums(conn: Connection, at: datetime, since: datetime, horizon: datetime | None) -> list[Any]:
+    """The latest snapshot ≤ at of every account that may breach, found with float sums in SQL.
+
+    Per account the store sums x (seconds from ``since``), y (balance), x², xy and, to bound their
+    rounding, finds the largest |y| (then Σ|y| ≤ n·max|y| and Σx|y| ≤ Σx·max|y|, as x ≥ 0). A float
+    sum of n terms is within (n + 2)·u·Σ|terms| of the exact one (u = 2^-53); the bounds below take
+    eight times that and carry it through the slope's numerator and denominator, so ``slope_low`` is
+    at most the exact slope. An account is left out only when ``balance + slope_low × (horizon −
+    as_of)``, less a margin for its own rounding, is still at or above its threshold: its exact
+    projection then cannot round below it.
+    """
+    s, a = reserve_snapshots.c, reserve_accounts.c
+    x = elapsed(literal(since, type_=s.as_of.type), s.as_of)
+    y = cast(s.balance_cents, Float)
+    parts = (
+        func.count().label("n"),
+        func.sum(x).label("sx"),
+        func.sum(y).label("sy"),
+        func.sum(x * x).label("sxx"),
+        func.sum(x * y).label("sxy"),
+        func.max(y).label("y_max"),
+        func.min(y).label("y_min"),
     )
-    to_horizon = (
+    if conn.dialect.name == "postgresql":  # one index range per account (the planner would scan the table)
+        window = select(*parts).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("w")
+        fit = (
+            select(a.account_id, *window.c)
+            .select_from(reserve_accounts.join(window, true()))
+            .where(a.first_as_of <= at, a.last_as_of >= since)
+            .subquery("fit")
+        )
+    else:
+        fit = (
+            select(s.account_id, *parts)
+            .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
+            .where(s.as_of >= since, s.as_of <= at)
+            .group_by(s.account_id)
+            .subquery("fit")
+        )
+    latest = latest_snapshots(at, conn.dialect.name)
+    c = fit.c
+    g = (c.n + 4) * (8 * UNIT_ROUNDOFF)
+    y_abs = case((c.y_max > -c.y_min, c.y_max), else_=-c.y_min)  # the largest |y|
+    say, sxay = c.n * y_abs, c.sx * y_abs  # bounds on Σ|y| and Σx|y| (x ≥ 0)
+    e_sx, e_sy, e_sxx, e_sxy = g * c.sx, g * say, g * c.sxx, g * sxay
+    numerator = c.n * c.sxy - c.sx * c.sy
+    e_numerator = c.n * e_sxy + c.sx * e_sy + say * e_sx + e_sx * e_sy + g * (c.n * sxay + c.sx * say)
+    denominator = c.n * c.sxx - c.sx * c.sx
+    e_denominator = c.n * e_sxx + 2 * c.sx * e_sx + e_sx * e_sx + g * (c.n * c.sxx + c.sx * c.sx)
+    low, high = denominator - e_denominator, denominator + e_denominator
+    numerator_low = numerator - e_numerator
+    slope_low = case((numerator_low >= 0, numerator_low / high), else_=numerator_low / low)
+    ahead = (
         elapsed(latest.c.as_of, literal(horizon, type_=reserve_snapshots.c.as_of.type))
         if horizon is not None
         else literal(0.0)
     )
-    projected = latest.c.balance_cents + func.coalesce(slope, 0.0) * to_horizon
-    q = (
-        select(
-            latest.c.account_id,
-            latest.c.as_of,
-            latest.c.balance_cents,
-            latest.c.threshold_cents,
-            func.coalesce(slope, 0.0).label("slope"),
-            projected.label("projected"),
-        )
-        .join_from(latest, sums, sums.c.account_id == latest.c.account_id, isouter=True)
-        .where((latest.c.balance_cents < latest.c.threshold_cents) | (projected < latest.c.threshold_cents))
+    b, t = latest.c.balance_cents, latest.c.threshold_cents
+    change = slope_low * ahead
+    projected_low = b + change - ((func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1)
+    flat = or_(c.n.is_(None), c.n < 2)
+    safe = and_(b >= t, or_(flat, and_(low > 0, projected_low >= t)))
+    query = (
+        select(latest.c.account_id, latest.c.as_of, latest.c.balance_cents, latest.c.threshold_cents)
+        .join_from(latest, fit, c.account_id == latest.c.account_id, isouter=True)
+        .where(~safe)
     )
-    out = []
-    for row in conn.execute(q):
-        proj = Projection(
-            account_id=row.account_id,
-            as_of=row.as_of,
-            balance_cents=int(row.balance_cents),
-            threshold_cents=int(row.threshold_cents),
-            slope_cents_per_day=float(row.slope) * 86400.0,
-            projected_balance_cents=round(float(row.projected)),
-            projected_at=horizon,
-        )
-        if proj.breached:  # the SQL filter works in floats; decide on whole cents
-            out.append(proj)
-    out.sort(key=lambda p: (p.projected_balance_cents - p.threshold_cents, p.account_id))
-    return out
+    return list(conn.execute(query).all())
 
 
 HISTORY_SHOWN = 10

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, Table, select
 
 from payoutwatch.records import Record
 from payoutwatch.schedule import Schedule
+from payoutwatch.store import data_version, reserve_fits
 from payoutwatch.store.tables import RECORD_TABLES, reserve_accounts
 from payoutwatch.store.types import UtcDateTime, to_micros
 
@@ -102,22 +103,41 @@ def finished_row(kind: str, row: dict[str, Any], *, schedule: Schedule, now: dat
 
 
 def ingest_records(
-    conn: Connection, kind: str, records: Sequence[Record], *, schedule: Schedule, now: datetime
+    conn: Connection,
+    kind: str,
+    records: Sequence[Record],
+    *,
+    schedule: Schedule,
+    now: datetime,
+    reserve_lookback: timedelta = reserve_fits.DEFAULT_LOOKBACK,
 ) -> IngestResult:
     """Upsert already-validated records of one kind on ``conn`` (the caller owns the transaction)."""
-    return ingest_rows(conn, kind, [r.model_dump() for r in records], schedule=schedule, now=now)
+    rows = [r.model_dump() for r in records]
+    return ingest_rows(conn, kind, rows, schedule=schedule, now=now, reserve_lookback=reserve_lookback)
 
 
 def ingest_rows(
-    conn: Connection, kind: str, rows: Sequence[dict[str, Any]], *, schedule: Schedule, now: datetime
+    conn: Connection,
+    kind: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    schedule: Schedule,
+    now: datetime,
+    reserve_lookback: timedelta = reserve_fits.DEFAULT_LOOKBACK,
 ) -> IngestResult:
     """Upsert validated records given as rows (``model_dump()`` of each, e.g. from
-    ``record_fastpath.validated_rows``) on ``conn``; the caller owns the transaction."""
+    ``record_fastpath.validated_rows``) on ``conn``; the caller owns the transaction.
+
+    Every call gives the records a new version (``data_version``); reserve snapshots also keep
+    ``reserve_accounts`` and ``reserve_fits`` (the projection's sums over ``reserve_lookback``) current."""
     table = RECORD_TABLES[kind]
     stored = _dedupe(table, [finished_row(kind, row, schedule=schedule, now=now) for row in rows])
+    data_version.bump(conn)
+    fits = reserve_fits.before_upsert(conn, stored) if kind == "reserve_snapshots" else {}
     upsert_rows(conn, table, stored)
     if kind == "reserve_snapshots":
         _refresh_accounts(conn, stored)
+        reserve_fits.keep_current(conn, stored, fits, reserve_lookback)
     return IngestResult(kind=kind, stored=len(stored))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     text,
 )
 
-from payoutwatch.store.types import UtcDateTime
+from payoutwatch.store.types import ExactInteger, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -110,6 +110,31 @@ reserve_accounts = Table(
     Column("last_balance_cents", BigInteger, nullable=False),
     Column("last_threshold_cents", BigInteger, nullable=False),
     comment="each account's latest snapshot, kept at ingest: the as-of seek is skipped when at >= last_as_of",
+)
+
+data_versions = Table(
+    "data_versions",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    comment="a new random version in the same transaction as every write of records: cached figures key on it",
+)
+
+reserve_fits = Table(
+    "reserve_fits",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("window_low", UtcDateTime, nullable=False, comment="exclusive: the sums cover (window_low, last_as_of]"),
+    Column("first_as_of", UtcDateTime, nullable=False, comment="the oldest snapshot in the window"),
+    Column("excluded_as_of", UtcDateTime, comment="the newest snapshot before the window (null: none)"),
+    Column("last_as_of", UtcDateTime, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("sx", ExactInteger, nullable=False),
+    Column("sy", ExactInteger, nullable=False),
+    Column("sxx", ExactInteger, nullable=False),
+    Column("sxy", ExactInteger, nullable=False),
+    Column("slope", Float, nullable=False, comment="the slope in cents per second, rounded: to filter in SQL"),
+    comment="each account's exact regression sums over its lookback, kept at ingest (x: as_of in microseconds)",
 )
 
 manual_payouts = Table(

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.types import String, TypeDecorator, TypeEngine
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -79,3 +79,42 @@ def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> s
 
 def elapsed(start: ColumnElement[Any], end: ColumnElement[Any]) -> seconds_between:
     return seconds_between(start, end)
+
+
+class micros_between(FunctionElement[int]):
+    """``micros_between(a, b)``: b − a in whole microseconds, as an integer, on any supported dialect.
+
+    Exact: SQLite subtracts its integer microseconds; PostgreSQL's ``date_part('epoch', interval)`` is
+    a float8 of seconds whose error stays far below half a microsecond for any span between
+    1970 and 2199, so rounding it back to microseconds gives the exact difference.
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "micros_between"
+
+
+@compiles(micros_between, "sqlite")
+def _micros_between_sqlite(element: micros_between, compiler: Any, **kw: Any) -> str:
+    a, b = list(element.clauses)
+    return f"({compiler.process(b, **kw)} - {compiler.process(a, **kw)})"
+
+
+@compiles(micros_between, "postgresql")
+def _micros_between_pg(element: micros_between, compiler: Any, **kw: Any) -> str:
+    a, b = list(element.clauses)
+    seconds = f"date_part('epoch', {compiler.process(b, **kw)} - {compiler.process(a, **kw)})"
+    return f"CAST(round({seconds} * 1000000) AS BIGINT)"
+
+
+class ExactInteger(TypeDecorator[int]):
+    """An integer of any size, stored as decimal text (regression sums outgrow 64 bits)."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)

@@ -58,7 +58,8 @@ def store_records(
     if kind not in RECORD_TYPES:
         raise ValueError(unknown_kind_message(kind))
     rows = validated_rows(kind, objects, currency=settings.currency, errors=errors, unit=unit)
-    result = ingest_rows(conn, kind, rows, schedule=schedule_of(settings), now=now)
+    lookback = settings.rules.reserve_breach.lookback()
+    result = ingest_rows(conn, kind, rows, schedule=schedule_of(settings), now=now, reserve_lookback=lookback)
     return StoredBatch(kind=kind, valid=len(rows), stored=result.stored)
 
 
@@ -116,7 +117,7 @@ def ingest_lines(
     """
     if kind not in RECORD_TYPES:
         raise ValueError(unknown_kind_message(kind))
-    schedule = schedule_of(settings)
+    schedule, lookback = schedule_of(settings), settings.rules.reserve_breach.lookback()
     errors: list[RecordError] = []
     unlisted = last_line = valid = stored = 0
     pending: list[dict[str, Any]] = []
@@ -138,12 +139,12 @@ def ingest_lines(
             if not errors:
                 pending.append(record)
             if len(pending) >= chunk:
-                stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now).stored
+                stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now, reserve_lookback=lookback).stored
                 pending, seen = [], {}
         if errors:
             if unlisted:
                 errors.append(RecordError(last_line, "(batch)", f"{unlisted} more problem(s) not listed"))
             raise BatchRejected(kind, errors)
-        stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now).stored
+        stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now, reserve_lookback=lookback).stored
         audit(conn, actor=actor, action="ingest", target=kind, now=now, details={"stored": stored})
     return StoredBatch(kind=kind, valid=valid, stored=stored)

@@ -1,0 +1,173 @@
+"""Exact least-squares sums of reserve snapshots: x = ``as_of`` in microseconds, y = balance in cents.
+
+Both are integers, so the sums (count, Σx, Σy, Σx², Σxy) are exact Python ``int`` values whatever
+their size, and so is the slope ``(nΣxy − ΣxΣy) / (nΣx² − (Σx)²)`` as a fraction: the same snapshots
+give the same slope to the last bit whether the sums were kept at ingest (``reserve_fits``) or
+computed from the snapshots now, and whatever origin x was measured from.
+
+``window_sums`` computes them in SQL per account. Σx² and Σxy outgrow 64 bits, so each row's x
+(from the window's start, at most the lookback) and y are split into limbs whose products and sums
+stay inside 64 bits, and Python recombines them; a window too long for that, or an account with so
+many snapshots that SQLite's ``sum()`` overflows, is summed row by row in Python instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Integer, Select, func, literal, literal_column, select, true
+from sqlalchemy.exc import OperationalError
+
+from payoutwatch.store.tables import reserve_accounts, reserve_snapshots
+from payoutwatch.store.types import micros_between, to_micros
+
+X_BITS = 20  # x = xh · 2^20 + xl
+Y_BITS = 24  # y = yh · 2^24 + yl (arithmetic shift: yh carries the sign, 0 ≤ yl < 2^24)
+LIMB_WINDOW_MICROS = 1 << 42  # ≈ 50 days: xh < 2^22, every product < 2^48, sums exact up to 2^15 rows
+IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Regression sums over a set of snapshots (x in microseconds since the epoch)."""
+
+    n: int = 0
+    sx: int = 0
+    sy: int = 0
+    sxx: int = 0
+    sxy: int = 0
+
+    @classmethod
+    def of(cls, points: Iterable[tuple[datetime, int]]) -> Sums:
+        n = sx = sy = sxx = sxy = 0
+        for as_of, balance in points:
+            x = to_micros(as_of)
+            n, sx, sy, sxx, sxy = n + 1, sx + x, sy + balance, sxx + x * x, sxy + x * balance
+        return cls(n, sx, sy, sxx, sxy)
+
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(
+            self.n + other.n, self.sx + other.sx, self.sy + other.sy, self.sxx + other.sxx, self.sxy + other.sxy
+        )
+
+    def __sub__(self, other: Sums) -> Sums:
+        return Sums(
+            self.n - other.n, self.sx - other.sx, self.sy - other.sy, self.sxx - other.sxx, self.sxy - other.sxy
+        )
+
+    def shifted(self, origin: int) -> Sums:
+        """The sums of x + origin (sums measured from ``origin`` brought back to the epoch)."""
+        n, sx = self.n, self.sx
+        return Sums(
+            n, sx + n * origin, self.sy, self.sxx + 2 * origin * sx + n * origin * origin, self.sxy + origin * self.sy
+        )
+
+    def slope(self) -> tuple[int, int]:
+        """The least-squares slope in cents per microsecond as ``(numerator, denominator > 0)``;
+        ``(0, 1)`` with fewer than two snapshots (distinct instants make the denominator positive)."""
+        denominator = self.n * self.sxx - self.sx * self.sx
+        if self.n < 2 or denominator <= 0:
+            return 0, 1
+        return self.n * self.sxy - self.sx * self.sy, denominator
+
+    def slope_per_second(self) -> float:
+        """The slope in cents per second, correctly rounded to a float."""
+        numerator, denominator = self.slope()
+        return numerator * 1_000_000 / denominator
+
+
+def window_sums(
+    conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None = None
+) -> dict[str, Sums]:
+    """Each account's sums over its snapshots in ``[since, at]`` (only ``accounts`` when given)."""
+    if to_micros(at) - to_micros(since) >= LIMB_WINDOW_MICROS:
+        return _summed_in_python(conn, since, at, accounts)
+    try:
+        return _summed_in_sql(conn, since, at, accounts)
+    except OperationalError as exc:  # SQLite's sum() past 2^63: more rows in a window than the limbs allow
+        if "overflow" not in str(exc):
+            raise
+        return _summed_in_python(conn, since, at, accounts)
+
+
+def _chunks(accounts: Sequence[str] | None) -> Iterable[Sequence[str] | None]:
+    if accounts is None:
+        yield None
+        return
+    for start in range(0, len(accounts), IN_CHUNK):
+        yield accounts[start : start + IN_CHUNK]
+
+
+def _constant(value: int) -> ColumnElement[int]:
+    """An integer written into the statement (PostgreSQL has ``bigint >> integer``, not ``>> bigint``)."""
+    return literal_column(str(value), Integer)
+
+
+def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None) -> dict[str, Sums]:
+    s, a = reserve_snapshots.c, reserve_accounts.c
+    x = micros_between(literal(since, type_=s.as_of.type), s.as_of)
+    xh, xl = x.bitwise_rshift(_constant(X_BITS)), x.bitwise_and(_constant((1 << X_BITS) - 1))
+    y = s.balance_cents
+    yh, yl = y.bitwise_rshift(_constant(Y_BITS)), y.bitwise_and(_constant((1 << Y_BITS) - 1))
+    parts = (
+        func.count().label("n"),
+        func.sum(x).label("sx"),
+        func.sum(yh).label("yh"),
+        func.sum(yl).label("yl"),
+        func.sum(xh * xh).label("hh"),
+        func.sum(xh * xl).label("hl"),
+        func.sum(xl * xl).label("ll"),
+        func.sum(xh * yh).label("xh_yh"),
+        func.sum(xh * yl).label("xh_yl"),
+        func.sum(xl * yh).label("xl_yh"),
+        func.sum(xl * yl).label("xl_yl"),
+    )
+    origin = to_micros(since)
+    out: dict[str, Sums] = {}
+    for chunk in _chunks(accounts):
+        query: Select[Any]
+        if conn.dialect.name == "postgresql":  # one index range per account (the planner would scan the table)
+            window = select(*parts).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("w")
+            query = (
+                select(a.account_id, *window.c)
+                .select_from(reserve_accounts.join(window, true()))
+                .where(a.first_as_of <= at, a.last_as_of >= since)
+            )
+            if chunk is not None:
+                query = query.where(a.account_id.in_(chunk))
+        else:
+            query = (
+                select(s.account_id, *parts)
+                .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
+                .where(s.as_of >= since, s.as_of <= at)
+                .group_by(s.account_id)
+            )
+            if chunk is not None:
+                query = query.where(a.account_id.in_(chunk))
+        for r in conn.execute(query):
+            if not r.n:
+                continue
+            sy = (int(r.yh) << Y_BITS) + int(r.yl)
+            sxx = (int(r.hh) << (2 * X_BITS)) + (int(r.hl) << (X_BITS + 1)) + int(r.ll)
+            sxy = (
+                (int(r.xh_yh) << (X_BITS + Y_BITS)) + (int(r.xh_yl) << X_BITS) + (int(r.xl_yh) << Y_BITS) + int(r.xl_yl)
+            )
+            out[r.account_id] = Sums(int(r.n), int(r.sx), sy, sxx, sxy).shifted(origin)
+    return out
+
+
+def _summed_in_python(
+    conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None
+) -> dict[str, Sums]:
+    s = reserve_snapshots.c
+    points: dict[str, list[tuple[datetime, int]]] = {}
+    for chunk in _chunks(accounts):
+        query = select(s.account_id, s.as_of, s.balance_cents).where(s.as_of >= since, s.as_of <= at)
+        if chunk is not None:
+            query = query.where(s.account_id.in_(chunk))
+        for r in conn.execute(query):
+            points.setdefault(r.account_id, []).append((r.as_of, int(r.balance_cents)))
+    return {account: Sums.of(p) for account, p in points.items()}
