@@ -105,5 +105,6 @@ def test_memory_stays_flat_while_a_large_file_streams(tmp_path: Path) -> None:
     large_records = 200_000
     large = _peak_rss_of_ingest(tmp_path, "large", large_records)
     file_size = (tmp_path / "large.jsonl").stat().st_size
-    # Reading the file whole would hold its bytes plus one parsed object per line (several times its size).
-    assert large - small < file_size / 2, (small, large, file_size)
+    # Reading the file whole would hold its bytes plus one parsed object per line (several times its size);
+    # streaming holds one chunk of records and what is kept per chunk (the accounts' projection sums).
+    assert large - small < file_size, (small, large, file_size)
