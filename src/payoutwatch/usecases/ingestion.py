@@ -141,6 +141,7 @@ def ingest_lines(
             if len(pending) >= chunk:
                 stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now, reserve_lookback=lookback).stored
                 pending, seen = [], {}
+                gc.collect()  # the collector is paused: collect what cycles the chunk left, once per chunk
         if errors:
             if unlisted:
                 errors.append(RecordError(last_line, "(batch)", f"{unlisted} more problem(s) not listed"))
