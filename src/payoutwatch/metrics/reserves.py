@@ -20,7 +20,7 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP
 from payoutwatch.schedule import schedule_of
-from payoutwatch.store.regression import Sums, window_sums
+from payoutwatch.store.regression import Sums, per_account, window_sums
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reserve_accounts, reserve_fits, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed, to_micros
@@ -272,7 +272,7 @@ def may_breach_by_float_sums(conn: Connection, at: datetime, since: datetime, ho
     as_of)``, less a margin for its own rounding, is still at or above its threshold: its exact
     projection then cannot round below it.
     """
-    s, a = reserve_snapshots.c, reserve_accounts.c
+    s = reserve_snapshots.c
     x = elapsed(literal(since, type_=s.as_of.type), s.as_of)
     y = cast(s.balance_cents, Float)
     parts = (
@@ -284,22 +284,7 @@ def may_breach_by_float_sums(conn: Connection, at: datetime, since: datetime, ho
         func.max(y).label("y_max"),
         func.min(y).label("y_min"),
     )
-    if conn.dialect.name == "postgresql":  # one index range per account (the planner would scan the table)
-        window = select(*parts).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("w")
-        fit = (
-            select(a.account_id, *window.c)
-            .select_from(reserve_accounts.join(window, true()))
-            .where(a.first_as_of <= at, a.last_as_of >= since)
-            .subquery("fit")
-        )
-    else:
-        fit = (
-            select(s.account_id, *parts)
-            .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
-            .where(s.as_of >= since, s.as_of <= at)
-            .group_by(s.account_id)
-            .subquery("fit")
-        )
+    fit = per_account(parts, since, at, conn.dialect.name).subquery("fit")
     latest = latest_snapshots(at, conn.dialect.name)
     c = fit.c
     g = (c.n + 4) * (8 * UNIT_ROUNDOFF)

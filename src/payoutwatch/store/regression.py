@@ -101,13 +101,35 @@ def _chunks(accounts: Sequence[str] | None) -> Iterable[Sequence[str] | None]:
         yield accounts[start : start + IN_CHUNK]
 
 
+def per_account(parts: Sequence[ColumnElement[Any]], since: datetime, at: datetime, dialect: str) -> Select[Any]:
+    """``account_id`` and the aggregates ``parts`` over each account's snapshots in ``[since, at]``.
+
+    Each account reads its own index range: a ``LATERAL`` aggregate on PostgreSQL (its planner would
+    otherwise scan the whole table), a nested-loop join from ``reserve_accounts`` on SQLite.
+    """
+    s, a = reserve_snapshots.c, reserve_accounts.c
+    if dialect == "postgresql":
+        window = select(*parts).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("w")
+        return (
+            select(a.account_id, *window.c)
+            .select_from(reserve_accounts.join(window, true()))
+            .where(a.first_as_of <= at, a.last_as_of >= since)
+        )
+    return (
+        select(s.account_id, *parts)
+        .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
+        .where(s.as_of >= since, s.as_of <= at)
+        .group_by(s.account_id)
+    )
+
+
 def _constant(value: int) -> ColumnElement[int]:
     """An integer written into the statement (PostgreSQL has ``bigint >> integer``, not ``>> bigint``)."""
     return literal_column(str(value), Integer)
 
 
 def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None) -> dict[str, Sums]:
-    s, a = reserve_snapshots.c, reserve_accounts.c
+    s = reserve_snapshots.c
     x = micros_between(literal(since, type_=s.as_of.type), s.as_of)
     xh, xl = x.bitwise_rshift(_constant(X_BITS)), x.bitwise_and(_constant((1 << X_BITS) - 1))
     y = s.balance_cents
@@ -128,25 +150,9 @@ def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Se
     origin = to_micros(since)
     out: dict[str, Sums] = {}
     for chunk in _chunks(accounts):
-        query: Select[Any]
-        if conn.dialect.name == "postgresql":  # one index range per account (the planner would scan the table)
-            window = select(*parts).where(s.account_id == a.account_id, s.as_of >= since, s.as_of <= at).lateral("w")
-            query = (
-                select(a.account_id, *window.c)
-                .select_from(reserve_accounts.join(window, true()))
-                .where(a.first_as_of <= at, a.last_as_of >= since)
-            )
-            if chunk is not None:
-                query = query.where(a.account_id.in_(chunk))
-        else:
-            query = (
-                select(s.account_id, *parts)
-                .join_from(reserve_accounts, reserve_snapshots, s.account_id == a.account_id)
-                .where(s.as_of >= since, s.as_of <= at)
-                .group_by(s.account_id)
-            )
-            if chunk is not None:
-                query = query.where(a.account_id.in_(chunk))
+        query = per_account(parts, since, at, conn.dialect.name)
+        if chunk is not None:
+            query = query.where(reserve_accounts.c.account_id.in_(chunk))
         for r in conn.execute(query):
             if not r.n:
                 continue
