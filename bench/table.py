@@ -18,6 +18,7 @@ LABELS = {
     "dashboard_reserves_as_of_120_days_ago": "reserves (incl. projection), 120 days ago",
     "dashboard_reserve_projection": "reserve projection, every account",
     "dashboard_credentials": "credentials",
+    "dashboard_reserves_cached": "reserves at now, computed already (cache hit)",
     "evaluation_first": "full evaluation, first (fires every alert)",
     "evaluation_steady": "full evaluation, steady state",
     "ingest_rate": "ingest (parse + validate + upsert)",
