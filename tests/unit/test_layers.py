@@ -23,6 +23,7 @@ LAYERS = [
     "timefmt",
     "money",
     "records",
+    "record_fastpath",
     "config",
     "schedule",
     "store",
