@@ -34,6 +34,7 @@ from payoutwatch.store import data_version
 from payoutwatch.store.audit import audit
 from payoutwatch.store.ingest import ingest_records
 from payoutwatch.store.tables import RECORD_TABLES, audit_log, metadata
+from payoutwatch.usecases.runbooks import sample_runbook_names
 from payoutwatch.vocabulary import PayoutStatus, RuleId, Transition
 
 DEMO_MARK = "demo_build"
@@ -388,6 +389,23 @@ def _credentials(platform: Platform, now: datetime) -> None:
             due = "expires_at" if record.expires_at else "rotate_by"
             earlier = {"created_at": now - created_days_ago * DAY, due: now - due_days_ago * DAY}
             platform.add(record.model_copy(update=earlier))
+
+
+def with_sample_runbooks(settings: Settings, base_url: str) -> Settings:
+    """The demo's settings: every rule without ``runbook_url`` links to its sample runbook served at
+    ``{base_url}/runbooks/<rule>`` (``docs/runbooks/``), and messages link to alert pages under ``base_url``
+    unless ``web.base_url`` is set. A configured runbook or base URL is kept."""
+    base = base_url.rstrip("/")
+    updates = {}
+    for name in sample_runbook_names():
+        try:
+            rule = settings.rules.of(name)
+        except KeyError:
+            continue
+        if rule.runbook_url is None:
+            updates[name] = rule.model_copy(update={"runbook_url": f"{base}/runbooks/{name}"})
+    web = settings.web if settings.web.base_url else settings.web.model_copy(update={"base_url": base})
+    return settings.model_copy(update={"rules": settings.rules.model_copy(update=updates), "web": web})
 
 
 def prepare_store(engine: Engine, now: datetime) -> None:

@@ -103,6 +103,40 @@ def test_a_slow_run_that_finished_keeps_failing() -> None:
     assert "took 38.0 min" in finding.summary
 
 
+def test_the_summary_leads_with_the_most_serious_reason() -> None:
+    """A failed exit before a ratio (the 2026-11-05 demo cycle), a ratio before slowness, whatever the order
+    the problems happened in; the figures of the run behind the worst reason ride along with their limits."""
+    slow_then_failed = [
+        a_run("r1", CYCLE, minutes=38, processed=57),
+        a_run("r2", CYCLE + timedelta(hours=1), minutes=11, exit_code=1, processed=57),
+    ]
+    [finding] = failing(slow_then_failed, CYCLE + timedelta(hours=3))
+    reasons = finding.details["reasons"]
+    assert reasons[0] == "run r2 exited 1"
+    assert finding.summary.endswith("needs attention: run r2 exited 1 (and 3 more reasons)")
+    assert ["exited" in r for r in reasons] == [True, False, False, False]
+    assert "processed 57 of 100" in reasons[1] and "processed 57 of 100" in reasons[2]  # r2's, then r1's
+    assert "took 38.0 min" in reasons[3]
+    figures = {k: finding.details[k] for k in ("run_id", "exit_code", "duration_s", "studios", "processed_ratio")}
+    assert figures == {
+        "run_id": "r2",
+        "exit_code": 1,
+        "duration_s": 660,
+        "studios": "57 of 100",
+        "processed_ratio": 0.57,
+    }
+    assert (finding.details["max_duration_minutes"], finding.details["min_processed_ratio"]) == (30, 0.9)
+    [missed] = failing([], CYCLE + timedelta(hours=1))
+    assert "run_id" not in missed.details and missed.details["missed_grace_minutes"] == 15
+
+
+def test_fallback_reasons_put_money_before_the_count() -> None:
+    [finding] = fallback(3, 900, 10_000)
+    assert finding.details["reasons"][0].startswith("fallback is 9.00% of automated volume")
+    assert finding.summary.startswith("Manual fallback payouts are above the limit: fallback is 9.00%")
+    assert (finding.details["max_manual_payouts"], finding.details["max_fallback_ratio"]) == (1, 0.05)
+
+
 def fallback(count: int, fallback_cents: int, automated: int) -> list[Any]:
     ratio = fallback_cents / automated if automated else None
     figures = FallbackFigures(

@@ -91,10 +91,12 @@ def demo(
     port: Annotated[int, typer.Option(help="With --serve: port to listen on.")] = 8000,
 ) -> None:
     """Build a realistic sample platform in the store, evaluate it and show the dashboards."""
+    from payoutwatch.demo import with_sample_runbooks
     from payoutwatch.usecases import tokens
     from payoutwatch.vocabulary import Role
 
     inv = invocation(ctx)
+    inv.use_settings(with_sample_runbooks(inv.settings, f"http://{host}:{port}"))
     _show_demo(inv, studios)
     if serve_after:
         created = tokens.create(inv.engine, name="demo-admin", role=Role.ADMIN, actor="demo", now=inv.now())

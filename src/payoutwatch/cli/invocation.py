@@ -40,6 +40,10 @@ class Invocation:
             self.terminal.zone = self._settings.display_tz
         return self._settings
 
+    def use_settings(self, settings: Settings) -> None:
+        """Run with ``settings`` (derived from the loaded ones, e.g. the demo's) instead; before the store opens."""
+        self._settings = settings
+
     @property
     def engine(self) -> Engine:
         """The store, opened (and this configuration recorded) on first use; one that cannot be opened exits 2."""

@@ -5,13 +5,13 @@ A message names its own rule id and alert key and no other rule's id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from payoutwatch.clock import iso
+from payoutwatch.clock import format_duration, iso
 from payoutwatch.config import Settings
 from payoutwatch.money import format_cents
 from payoutwatch.rules.registry import rule_named
@@ -115,9 +115,39 @@ def _fmt(name: str, value: Any, currency: str, zone: tzinfo) -> str:
         return local(value, zone, minutes=name == "cycle")
     if name.endswith("_cents") and isinstance(value, int):
         return format_cents(value, currency)
-    if name.endswith("_ratio") and isinstance(value, float):
+    if name.endswith("_ratio") and isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:.2%}"
+    if name.endswith("_s") and isinstance(value, int | float) and not isinstance(value, bool):
+        return format_duration(value)
+    if name.endswith("_minutes") and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g} min"
     return str(value)
+
+
+def figures(rule_id: str, details: Mapping[str, Any], currency: str, zone: tzinfo) -> list[tuple[str, str]]:
+    """The figures behind an alert, as its rule labels them, each with the limit it is held against:
+    the same list in every message and on the alert page (instants in ``zone``, as people read them)."""
+    rule = rule_named(rule_id)
+    if rule is None:
+        return []
+    out = []
+    for name, label in rule.fact_labels.items():
+        if details.get(name) is None:
+            continue
+        shown = _fmt(name, details[name], currency, zone)
+        limit = rule.fact_limits.get(name)
+        if limit is not None and details.get(limit.detail) is not None:
+            shown += f" ({limit.word} {_fmt(limit.detail, details[limit.detail], currency, zone)})"
+        out.append((label, shown))
+    return out
+
+
+def runbook_of(settings: Settings, rule_id: str) -> str | None:
+    """``rules.<rule>.runbook_url``, or None (also for a rule no longer configured)."""
+    try:
+        return settings.rules.of(rule_id).runbook_url
+    except KeyError:
+        return None
 
 
 def render(transition: Transition, settings: Settings) -> Message:
@@ -131,20 +161,11 @@ def render(transition: Transition, settings: Settings) -> Message:
     ]
     if transition.stage:
         facts.append(("Stage", transition.stage))
-    rule = rule_named(transition.rule)
-    labels = rule.fact_labels if rule is not None else {}
-    facts += [
-        (label, _fmt(name, details[name], settings.currency, settings.display_tz))
-        for name, label in labels.items()
-        if details.get(name) is not None
-    ]
+    facts += figures(transition.rule, details, settings.currency, settings.display_tz)
     if transition.actor:
         facts.append(("Resolved by", transition.actor))
     link = alert_link(settings.web.base_url, transition.key) if settings.web.base_url else None
-    try:
-        runbook_url = settings.rules.of(transition.rule).runbook_url
-    except KeyError:
-        runbook_url = None
+    runbook_url = runbook_of(settings, transition.rule)
     verb = {
         Event.FIRING: Event.FIRING.value,
         Event.RESOLVED: Event.RESOLVED.value,

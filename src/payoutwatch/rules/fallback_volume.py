@@ -4,29 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from enum import IntEnum
 
 from sqlalchemy import Connection
 
 from payoutwatch.config import FallbackVolumeSettings, Settings
 from payoutwatch.metrics.fallback_activity import FallbackFigures, fallback_figures
 from payoutwatch.money import format_cents
-from payoutwatch.rules.registry import PrometheusAlert, RuleBase, register
+from payoutwatch.rules.registry import Limit, PrometheusAlert, RuleBase, register
 from payoutwatch.vocabulary import Finding, RuleId
 
 KEY = str(RuleId.FALLBACK_VOLUME)
 
 
+class ReasonKind(IntEnum):
+    """Most serious first: money paid only by hand, then a share of money over the limit, then a count."""
+
+    NO_AUTOMATED = 1
+    RATIO = 2
+    COUNT = 3
+
+
 def findings(figures: FallbackFigures, rule: FallbackVolumeSettings) -> list[Finding]:
     count, fallback, ratio = figures.manual_payout_count, figures.fallback_cents, figures.fallback_ratio
-    reasons = []
+    found: list[tuple[ReasonKind, str]] = []
     if count > rule.max_manual_payouts:
-        reasons.append(f"{count} manual payouts in {figures.window_days} days (limit {rule.max_manual_payouts})")
+        found.append(
+            (
+                ReasonKind.COUNT,
+                f"{count} manual payouts in {figures.window_days} days (limit {rule.max_manual_payouts})",
+            )
+        )
     if ratio is not None and ratio > rule.max_fallback_ratio:
-        reasons.append(f"fallback is {ratio:.2%} of automated volume (limit {rule.max_fallback_ratio:.2%})")
+        found.append(
+            (ReasonKind.RATIO, f"fallback is {ratio:.2%} of automated volume (limit {rule.max_fallback_ratio:.2%})")
+        )
     elif ratio is None and fallback > 0:
-        reasons.append(f"{format_cents(fallback)} paid manually with no automated volume in the window")
-    if not reasons:
+        found.append(
+            (ReasonKind.NO_AUTOMATED, f"{format_cents(fallback)} paid manually with no automated volume in the window")
+        )
+    if not found:
         return []
+    reasons = [reason for _, reason in sorted(found)]
     return [
         Finding(
             rule=RuleId.FALLBACK_VOLUME,
@@ -41,6 +60,8 @@ def findings(figures: FallbackFigures, rule: FallbackVolumeSettings) -> list[Fin
                 "automated_cents": figures.automated_cents,
                 "fallback_ratio": ratio,
                 "window_days": figures.window_days,
+                "max_manual_payouts": rule.max_manual_payouts,
+                "max_fallback_ratio": rule.max_fallback_ratio,
             },
         )
     ]
@@ -54,6 +75,10 @@ class FallbackVolume(RuleBase):
         "fallback_cents": "Fallback CAD",
         "automated_cents": "Automated CAD",
         "fallback_ratio": "Fallback ratio",
+    }
+    fact_limits: Mapping[str, Limit] = {
+        "manual_payout_count": Limit("limit", "max_manual_payouts"),
+        "fallback_ratio": Limit("limit", "max_fallback_ratio"),
     }
 
     def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:

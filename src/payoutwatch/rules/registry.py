@@ -1,10 +1,10 @@
 """The Rule protocol and the one registry every consumer iterates.
 
 A rule is one module: it declares its id, how it reads its inputs and turns them into findings,
-its stages (in order of urgency, each with the event it sends), the labels of its detail facts,
-its settings model (default owner and severity), its default channels and what it exports to
-Prometheus. Evaluation, the engine, the outbox, messages, config defaults and exports loop over
-``rules()``; none of them names a particular rule. Registering a module's rule::
+its stages (in order of urgency, each with the event it sends), the labels of its detail facts (and
+the limit each is shown against), its settings model (default owner and severity), its default
+channels and what it exports to Prometheus. Evaluation, the engine, the outbox, messages, config
+defaults and exports loop over ``rules()``; none of them names a particular rule. Registering a module's rule::
 
     RULE = register(MyRule())
 
@@ -47,6 +47,14 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """The threshold a figure is shown against: ``word`` ("limit", "minimum") and the detail holding it."""
+
+    word: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class PrometheusAlert:
     """One Prometheus alerting rule mirroring a payoutwatch rule (``exports.prometheus_rules``)."""
 
@@ -67,7 +75,14 @@ class Rule(Protocol):
     def settings_model(self) -> type[RuleSettings]: ...
 
     @property
-    def fact_labels(self) -> Mapping[str, str]: ...
+    def fact_labels(self) -> Mapping[str, str]:
+        """The figures behind an alert: detail name → label, in the order messages and the alert page show them."""
+        ...
+
+    @property
+    def fact_limits(self) -> Mapping[str, Limit]:
+        """Detail name of a figure → the threshold it is shown against ("38.5 min (limit 30 min)")."""
+        ...
 
     @property
     def default_channels(self) -> Sequence[str]: ...
@@ -95,6 +110,7 @@ class RuleBase:
 
     default_channels: Sequence[str] = ("log",)
     checked: Checked = Checked.AT_INSTANT
+    fact_limits: Mapping[str, Limit] = {}
 
     def stages(self, settings: Settings) -> Sequence[Stage]:
         return ()

@@ -54,6 +54,7 @@ def findings(
                     "last_success_at": iso(state.last_success_at),
                     "last_attempt_at": iso(state.last_attempt_at),
                     "last_error": state.last_error,
+                    "staleness_minutes": config.staleness_minutes,
                     "reasons": reasons,
                 },
             )
@@ -68,6 +69,7 @@ class SourceStale(RuleBase):
         "source": "Source",
         "last_success_at": "Last successful sync",
         "last_error": "Last error",
+        "staleness_minutes": "Stale after",
     }
 
     def findings_at(self, conn: Connection, at: datetime, settings: Settings) -> list[Finding]:

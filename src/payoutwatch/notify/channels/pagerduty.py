@@ -54,7 +54,7 @@ class PagerDuty:
         }
         details: dict[str, Any] = {"rule": message.rule, "alert_key": message.key, "owner": message.owner}
         payload: dict[str, Any] = {
-            "summary": clip(message.headline, SUMMARY_LIMIT),
+            "summary": clip(f"{message.headline} — {message.summary}", SUMMARY_LIMIT),  # the page says why
             "source": "payoutwatch",
             "severity": self.settings.severity_map.get(message.severity, "error"),
             "custom_details": details,

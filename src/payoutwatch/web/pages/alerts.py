@@ -9,10 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from payoutwatch.notify.messages import figures, runbook_of
 from payoutwatch.rules.engine import AlertNotFound
 from payoutwatch.usecases import alert_queries
 from payoutwatch.usecases.alert_actions import act_on_alert
 from payoutwatch.usecases.alert_queries import AlertFilter
+from payoutwatch.usecases.runbooks import sample_runbook
 from payoutwatch.vocabulary import AlertAction
 from payoutwatch.web import access
 from payoutwatch.web.deps import (
@@ -75,10 +77,24 @@ def alert_detail(state: State, request: Request, key: str, who: PageViewer) -> R
         who,
         a=detail.alert,
         muted_by=alert_queries.silencing(state.engine, [detail.alert], now=state.now()).get(key),
+        figures=figures(
+            detail.alert["rule"], detail.alert["details"] or {}, state.settings.currency, state.settings.display_tz
+        ),
+        runbook=runbook_of(state.settings, detail.alert["rule"]),
         history=detail.history,
         sent=detail.notifications,
         title=key,
     )
+
+
+@router.get("/runbooks/{name}", response_class=HTMLResponse)
+def runbook(state: State, request: Request, name: str, who: PageViewer) -> Response:
+    """A sample runbook from ``docs/runbooks/`` (what the demo's ``rules.<rule>.runbook_url`` points at)."""
+    text = sample_runbook(name)
+    if text is None:
+        message = f"no sample runbook {name!r}; rules.<rule>.runbook_url can point at any http(s) page"
+        return message_page(state, title="No such runbook", message=message, back=BACK, status_code=404)
+    return render_page(state, request, "runbook.html", who, name=name, text=text, title=f"Runbook: {name}")
 
 
 def _act(
