@@ -15,7 +15,7 @@ from payoutwatch.cli import app
 from payoutwatch.config import ConfigError
 from payoutwatch.store.engine import open_store
 from payoutwatch.store.tables import alert_history, alerts, notifications
-from payoutwatch.usecases.backtest import compare, replay, with_overrides
+from payoutwatch.usecases.backtest import Replayed, against_current, compare, replay, with_overrides
 from payoutwatch.usecases.evaluation import evaluate
 from tests.conftest import make_settings, utc
 from tests.helpers import load, manual, run
@@ -131,3 +131,57 @@ def test_cli_backtest_json_lists_key_rule_event_at(tmp_path: Path) -> None:
         ],
     )
     assert table.exit_code == 0 and "nothing would have fired" in table.output
+
+
+def test_against_the_current_configuration_names_what_would_fire_stop_move_or_restage() -> None:
+    slow = "automation_failure:payouts:2026-11-19"
+    cred = "credential_expiry:rk"
+    current = [
+        Replayed(slow, "automation_failure", "firing", utc(2026, 11, 19, 12)),
+        Replayed("fallback_volume", "fallback_volume", "firing", utc(2026, 11, 5, 12)),
+        Replayed(cred, "credential_expiry", "reminder", utc(2026, 11, 1), "30d"),
+        Replayed(cred, "credential_expiry", "reminder", utc(2026, 11, 10), "14d"),
+        Replayed("reserve_breach:st_1", "reserve_breach", "firing", utc(2026, 11, 20)),
+    ]
+    changed = [
+        Replayed("fallback_volume", "fallback_volume", "firing", utc(2026, 11, 6, 9)),
+        Replayed(cred, "credential_expiry", "reminder", utc(2026, 11, 1), "30d"),
+        Replayed(cred, "credential_expiry", "reminder", utc(2026, 11, 10), "14d"),
+        Replayed(cred, "credential_expiry", "reminder", utc(2026, 11, 17), "7d"),
+        Replayed("reserve_breach:st_1", "reserve_breach", "firing", utc(2026, 11, 20)),
+        Replayed("reserve_breach:st_2", "reserve_breach", "firing", utc(2026, 11, 21)),
+        Replayed("reserve_breach:st_2", "reserve_breach", "resolved", utc(2026, 11, 22)),
+        Replayed("reserve_breach:st_2", "reserve_breach", "firing", utc(2026, 11, 23)),
+    ]
+    assert [c.sentence for c in against_current(current, changed)] == [
+        f"{slow} would not fire (under the current configuration it fires 2026-11-19T12:00:00Z)",
+        f"{cred} would reach stage 30d, 14d, 7d instead of stage 30d, 14d",
+        "fallback_volume would first fire 2026-11-06T09:00:00Z instead of 2026-11-05T12:00:00Z",
+        "reserve_breach:st_2 would fire 2026-11-21T00:00:00Z (under the current configuration it does not fire)",
+    ]
+    twice = against_current(changed[-3:-2], changed[-3:])
+    assert [c.sentence for c in twice] == ["reserve_breach:st_2 would fire 2 times instead of once"]
+    assert against_current(current, current) == []
+
+
+def test_cli_backtest_with_overrides_compares_with_the_current_configuration(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"store": {"url": f"sqlite:///{db}"}, "schedule": QUIET}))
+    engine = open_store(f"sqlite:///{db}")
+    history(engine)
+    engine.dispose()
+    window = ["--from", "2026-03-24T00:00:00Z", "--to", "2026-03-27T00:00:00Z", "--step", "1h"]
+    args = ["--config", str(config), "backtest", *window]
+    lower = CliRunner().invoke(app, [*args, "--set", "rules.fallback_volume.max_fallback_ratio=0.01"])
+    assert lower.exit_code == 0, lower.output
+    assert "against the current configuration over the same window: with " in lower.output
+    assert "rules.fallback_volume.max_fallback_ratio=0.01, 1 alert would change:" in lower.output
+    assert (
+        "fallback_volume would fire 2026-03-25T15:00:00Z (under the current configuration it does not fire)"
+        in lower.output
+    )
+    same = CliRunner().invoke(app, [*args, "--set", "rules.fallback_volume.max_fallback_ratio=0.04"])
+    assert same.exit_code == 0 and "the same alerts fire at the same instants" in same.output
+    plain = CliRunner().invoke(app, args)
+    assert plain.exit_code == 0 and "against the current configuration" not in plain.output

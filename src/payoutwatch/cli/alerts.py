@@ -277,7 +277,7 @@ def backtest(
     """Replay every rule over history on scratch alert state; nothing is sent or changed."""
     from payoutwatch.config import ConfigError
     from payoutwatch.notify.silences import parse_duration
-    from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
+    from payoutwatch.usecases.backtest import actual, against_current, compare, replay, steps, with_overrides
 
     inv = invocation(ctx)
     if output not in ("table", "json"):
@@ -297,6 +297,20 @@ def backtest(
         inv.terminal.rows(title, [r.as_json() for r in replayed])
     else:
         inv.terminal.say("nothing would have fired")
+    if overrides:
+        with progress_bar(inv.terminal.err, "current configuration", len(steps(start, end, every))) as advance:
+            current = replay(inv.reader, inv.settings, start=start, end=end, step=every, on_step=advance)
+        changes = against_current(current, replayed)
+        inv.terminal.say(
+            f"against the current configuration over the same window: with {', '.join(overrides)}, "
+            + (
+                f"{len(changes)} alert{'s' if len(changes) != 1 else ''} would change:"
+                if changes
+                else "the same alerts fire at the same instants"
+            )
+        )
+        for change in changes:
+            inv.terminal.say(f"  {change.sentence}")
     diff = compare(replayed, actual(inv.reader, start=start, end=end))
     inv.terminal.say(
         f"against what actually happened: {len(diff.both)} the same, {len(diff.only_backtest)} only in the "

@@ -22,7 +22,7 @@ from payoutwatch.rules.engine import apply_findings
 from payoutwatch.store.engine import make_engine, migrate
 from payoutwatch.store.tables import alert_history
 from payoutwatch.usecases.evaluation import evaluated_rules, findings_at
-from payoutwatch.vocabulary import Action
+from payoutwatch.vocabulary import Action, Event
 
 MAX_STEPS = 100_000
 EVENTFUL = {Action.FIRED.value, Action.STAGE_CHANGED.value, Action.RESOLVED.value, Action.RESOLVED_BY_PERSON.value}
@@ -47,24 +47,30 @@ class Comparison:
     both: list[tuple[str, str]]
 
 
-def with_overrides(settings: Settings, overrides: list[str]) -> Settings:
-    """``rules.fallback_volume.max_fallback_ratio=0.01`` … applied to a copy, validated like the file."""
+def with_overrides(settings: Settings, overrides: list[str], *, named: str = "--set") -> Settings:
+    """``rules.fallback_volume.max_fallback_ratio=0.01`` … applied to a copy, validated like the file.
+
+    ``named`` is what the person typed them into (the CLI's ``--set``, the page's "override"): every
+    error starts with it."""
     data = settings.model_dump(mode="json", by_alias=True)
     for override in overrides:
         path, sep, raw = override.partition("=")
         if not sep or not path.strip():
-            raise ConfigError(f"--set {override!r}: expected key.path=value")
+            raise ConfigError(f"{named} {override!r}: expected key.path=value")
         node = data
         parts = path.strip().split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
-                raise ConfigError(f"--set {override!r}: {part!r} is not a section")
+                raise ConfigError(f"{named} {override!r}: {part!r} is not a section")
             node = node[part]
         if parts[-1] not in node:
-            raise ConfigError(f"--set {override!r}: no key {path.strip()!r}")
-        node[parts[-1]] = yaml.safe_load(raw)
+            raise ConfigError(f"{named} {override!r}: no key {path.strip()!r}")
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"{named} {override!r}: the value is not a YAML value") from None
     # secrets come back redacted from model_dump; a back-test sends nothing, so they are never used
-    return parse_settings(data, origin="--set")
+    return parse_settings(data, origin=named)
 
 
 def scratch_store() -> Engine:
@@ -126,3 +132,88 @@ def compare(backtest: list[Replayed], real: list[Replayed]) -> Comparison:
     ours = {(r.key, r.event) for r in backtest}
     theirs = {(r.key, r.event) for r in real}
     return Comparison(sorted(ours - theirs), sorted(theirs - ours), sorted(ours & theirs))
+
+
+@dataclass(frozen=True)
+class Course:
+    """What one alert key does over the window: how many times it starts firing, when first, which stages."""
+
+    starts: int = 0
+    first_at: datetime | None = None
+    stages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One alert key that the overrides change: its course under the current and the changed settings."""
+
+    key: str
+    rule: str
+    current: Course
+    changed: Course
+
+    @property
+    def sentence(self) -> str:
+        now, then = self.current, self.changed
+        if now.starts and not then.starts:
+            return f"{self.key} would not fire (under the current configuration it fires {iso(now.first_at)})"
+        if then.starts and not now.starts:
+            return f"{self.key} would fire {iso(then.first_at)} (under the current configuration it does not fire)"
+        parts = []
+        if then.first_at != now.first_at:
+            parts.append(f"would first fire {iso(then.first_at)} instead of {iso(now.first_at)}")
+        if then.starts != now.starts:
+            parts.append(f"would fire {_times(then.starts)} instead of {_times(now.starts)}")
+        if then.stages != now.stages:
+            parts.append(f"would reach {_stages(then.stages)} instead of {_stages(now.stages)}")
+        return f"{self.key} " + "; ".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "rule": self.rule,
+            "current": {"starts": self.current.starts, "first_at": iso(self.current.first_at)},
+            "changed": {"starts": self.changed.starts, "first_at": iso(self.changed.first_at)},
+            "current_stages": list(self.current.stages),
+            "changed_stages": list(self.changed.stages),
+            "change": self.sentence,
+        }
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def _stages(stages: tuple[str, ...]) -> str:
+    return "stage " + ", ".join(stages) if stages else "no stage"
+
+
+def courses(replayed: list[Replayed]) -> dict[str, tuple[str, Course]]:
+    """Each key's course: a start is an event of the key while it was not firing (a resolve ends one)."""
+    out: dict[str, tuple[str, Course]] = {}
+    open_keys: set[str] = set()
+    for r in replayed:
+        rule, course = out.get(r.key, (r.rule, Course()))
+        if r.event == Event.RESOLVED.value:
+            open_keys.discard(r.key)
+        else:
+            if r.key not in open_keys:
+                open_keys.add(r.key)
+                course = Course(course.starts + 1, course.first_at or r.at, course.stages)
+            if r.stage and r.stage not in course.stages:
+                course = Course(course.starts, course.first_at, (*course.stages, r.stage))
+        out[r.key] = (rule, course)
+    return out
+
+
+def against_current(current: list[Replayed], changed: list[Replayed]) -> list[Change]:
+    """The keys whose course over the same window differs between the current settings and the overrides:
+    would fire, would not fire, fires at another time or another number of times, reaches other stages."""
+    before, after = courses(current), courses(changed)
+    out = []
+    for key in sorted(before.keys() | after.keys()):
+        rule = (before.get(key) or after[key])[0]
+        was, will = before.get(key, (rule, Course()))[1], after.get(key, (rule, Course()))[1]
+        if was != will:
+            out.append(Change(key, rule, was, will))
+    return out

@@ -14,7 +14,7 @@ from payoutwatch.reports.charts import quarterly_charts
 from payoutwatch.reports.quarterly import quarterly
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
-from payoutwatch.usecases.backtest import actual, compare, replay, steps, with_overrides
+from payoutwatch.usecases.backtest import actual, against_current, compare, replay, steps, with_overrides
 from payoutwatch.web import access
 from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant
 from payoutwatch.web.middleware import csp_nonce
@@ -72,37 +72,56 @@ def backtest_page(
     state: State,
     request: Request,
     who: PageViewer,
-    start: str = Query(alias="from"),
-    to: str = Query(),
+    start: str | None = Query(None, alias="from"),
+    to: str | None = Query(None),
     step: str = "1h",
     overrides: str = Query("", alias="set"),
 ) -> Response:
+    """The back-test form; with a window, the replay under the overrides, compared with the same window
+    under the current configuration and with what actually happened. A mistake is shown on the form."""
+    now = state.now()
+    form = {
+        "start": start if start is not None else iso(now - timedelta(days=30)),
+        "to": to if to is not None else iso(now),
+        "step": step,
+        "overrides": overrides,
+    }
+    if start is None and to is None:
+        return render_page(state, request, "backtest.html", who, form=form, error=None, title="Back-test")
     zone = state.settings.display_tz
+    lines = [o.strip() for o in overrides.splitlines() if o.strip()]
     try:
-        begin, end = page_instant(start, field="from", zone=zone), page_instant(to, field="to", zone=zone)
+        begin = page_instant(start or "", field="from", zone=zone)
+        end = page_instant(to or "", field="to", zone=zone)
         every = parse_duration(step)
         if len(steps(begin, end, every)) > MAX_WEB_STEPS:
             raise ValueError(f"at most {MAX_WEB_STEPS} steps here; use a larger step or the CLI")
-        tuned = with_overrides(state.settings, [o.strip() for o in overrides.splitlines() if o.strip()])
+        tuned = with_overrides(state.settings, lines, named="override")
         replayed = replay(state.engine, tuned, start=begin, end=end, step=every)
+        current = replay(state.engine, state.settings, start=begin, end=end, step=every) if lines else replayed
     except (BadInstant, ConfigError, ValueError) as exc:
-        return message_page(
-            state, title="Cannot back-test", message=str(exc), back=("/reports", "back"), status_code=422
-        )
-    diff = compare(replayed, actual(state.engine, start=begin, end=end))
+        error = str(exc).replace("--step", "step").replace("--to", "to").replace("--from", "from")
+        page = render_page(state, request, "backtest.html", who, form=form, error=error, title="Back-test")
+        page.status_code = 422
+        return page
+    diff = access.visible_comparison(who.role, compare(replayed, actual(state.engine, start=begin, end=end)))
     rows, withheld = access.visible_json(who.role, [r.as_json() for r in replayed])
-    diff = access.visible_comparison(who.role, diff)
+    changes, _ = access.visible_json(who.role, [c.as_json() for c in against_current(current, replayed)])
     return render_page(
         state,
         request,
         "backtest.html",
         who,
+        form=form,
+        error=None,
         rows=rows,
         withheld=withheld,
         diff=diff,
+        changes=changes,
+        compared=bool(lines),
         start=begin,
         end=end,
         step=step,
-        overrides=overrides,
+        overrides=lines,
         title="Back-test",
     )
