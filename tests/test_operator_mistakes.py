@@ -164,6 +164,18 @@ def test_a_bad_instant_names_the_option_typed(config: Path, args: list[str], opt
     assert not any(f"{other} '" in result.output for other in wrong), result.output
 
 
+def test_a_window_is_from_and_to_or_last_and_a_cycle_a_date_latest_or_previous(config: Path) -> None:
+    refused(cli(config, "backtest", "--step", "1d"), 2, "give --from", "--last")
+    refused(cli(config, "backtest", "--from", "2026-03-05T00:00:00Z", "--last", "1d"), 2, "give --from", "--last")
+    refused(cli(config, "report", "incident", "--last", "soon"), 2, "--last 'soon'", "not like 90m")
+    refused(cli(config, "report", "incident", "--last", "0d"), 2, "--last '0d'", "more than zero")
+    assert cli(config, "report", "incident", "--last", "2d").exit_code == 0
+    refused(cli(config, "report", "reconciliation", "--cycle", "2026-03-06"), 2, "--cycle '2026-03-06'")
+    for which in ("latest", "previous"):
+        shown = cli(config, "report", "reconciliation", "--cycle", which)
+        assert shown.exit_code == 0 and "# Reconciliation — cycle " in shown.output
+
+
 # ------------------------------------------------------------------ ping
 
 

@@ -268,8 +268,11 @@ def notifications(
 @app.command()
 def backtest(
     ctx: typer.Context,
-    from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
-    to: Annotated[str, typer.Option("--to", help="End instant (ISO 8601).")],
+    from_: Annotated[str | None, typer.Option("--from", help="Start instant (ISO 8601).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="End instant (ISO 8601); default now.")] = None,
+    last: Annotated[
+        str | None, typer.Option("--last", help="Instead of --from: this long before --to, e.g. 30d.")
+    ] = None,
     step: Annotated[str, typer.Option(help="Evaluation step, e.g. 15m, 1h, 1d.")] = "1h",
     overrides: Annotated[list[str] | None, typer.Option("--set", help="rules.X.Y=V (repeatable).")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
@@ -282,9 +285,10 @@ def backtest(
     inv = invocation(ctx)
     if output not in ("table", "json"):
         inv.fail("--format is table or json", code=2)
+    start, end = inv.window(from_, to, last)
     try:
         settings = with_overrides(inv.settings, overrides or [])
-        start, end, every = inv.instant(from_, "--from"), inv.instant(to, "--to"), parse_duration(step)
+        every = parse_duration(step)
         with progress_bar(inv.terminal.err, "backtest", len(steps(start, end, every))) as advance:
             replayed = replay(inv.reader, settings, start=start, end=end, step=every, on_step=advance)
     except (ConfigError, ValueError) as exc:

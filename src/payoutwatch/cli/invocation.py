@@ -102,6 +102,23 @@ class Invocation:
         except InstantError as exc:
             self.fail(str(exc), code=2)
 
+    def window(self, start: str | None, end: str | None, last: str | None) -> tuple[datetime, datetime]:
+        """``--from A --to B``, or ``--last D`` (ending at ``--to``, default now); a mistake exits 2 naming
+        the options."""
+        from payoutwatch.notify.silences import parse_duration
+
+        if (start is None) == (last is None):
+            self.fail("give --from (with --to, default now) or --last, e.g. --last 30d", code=2)
+        until = self.instant(end, "--to")
+        if last is None:
+            return self.instant(start, "--from"), until
+        try:
+            return until - parse_duration(last), until
+        except ValueError as exc:
+            self.fail(f"--last {last!r}: {exc}", code=2)
+        except OverflowError:
+            self.fail(f"--last {last!r} reaches before year 1", code=2)
+
     @staticmethod
     def actor() -> str:
         """Who is acting: ``$PAYOUTWATCH_USER``, else the login name."""

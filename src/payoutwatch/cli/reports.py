@@ -174,8 +174,11 @@ def report_access_review(
 @report_app.command("incident")
 def report_incident(
     ctx: typer.Context,
-    from_: Annotated[str, typer.Option("--from", help="Start instant (ISO 8601).")],
-    to: Annotated[str, typer.Option("--to", help="End instant (ISO 8601).")],
+    from_: Annotated[str | None, typer.Option("--from", help="Start instant (ISO 8601).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="End instant (ISO 8601); default now.")] = None,
+    last: Annotated[
+        str | None, typer.Option("--last", help="Instead of --from: this long before --to, e.g. 7d.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
     out_file: Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -185,15 +188,16 @@ def report_incident(
 
     inv = invocation(ctx)
     _check_format(inv, fmt, ("md", "json"))
+    start, end = inv.window(from_, to, last)
     with inv.reader.connect() as conn:
-        figures = incident(conn, inv.instant(from_, "--from"), inv.instant(to, "--to"))
+        figures = incident(conn, start, end)
     _emit(inv, render("incident", figures, fmt, zone=inv.settings.display_tz), out_file)
 
 
 @report_app.command("reconciliation")
 def report_reconciliation(
     ctx: typer.Context,
-    cycle: Annotated[str, typer.Option(help="The cycle's date in the schedule's timezone, e.g. 2026-03-05.")],
+    cycle: Annotated[str, typer.Option(help=CYCLE_HELP)],
     fmt: Annotated[str, typer.Option("--format", help="md, csv or json")] = "md",
     out_file: Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
@@ -217,7 +221,7 @@ def report_reconciliation(
 @reconcile_app.command("sign-off")
 def reconcile_sign_off(
     ctx: typer.Context,
-    cycle: Annotated[str, typer.Option(help="The cycle's date in the schedule's timezone.")],
+    cycle: Annotated[str, typer.Option(help=CYCLE_HELP)],
     comment: Annotated[str | None, typer.Option(help="What was checked or accepted.")] = None,
 ) -> None:
     """Record that Finance reconciled the cycle (with the figures signed), audited."""
@@ -233,9 +237,20 @@ def reconcile_sign_off(
     inv.terminal.say(f"cycle {cycle_shown} signed off by {who}; difference {figures['difference_cents']} cents")
 
 
-def _cycle(inv: Invocation, value: str) -> datetime:
-    from payoutwatch.metrics.reconciliation import cycle_on
+CYCLE_HELP = "The cycle's date in the schedule's timezone (e.g. 2026-03-05), or latest, or previous."
 
+
+def _cycle(inv: Invocation, value: str) -> datetime:
+    """``--cycle``: a date with a scheduled run, or ``latest`` / ``previous`` (the last two cycles up to now)."""
+    from payoutwatch.metrics.reconciliation import cycle_on
+    from payoutwatch.schedule import schedule_of
+
+    if value in ("latest", "previous"):
+        recent = schedule_of(inv.settings).latest_at_or_before(inv.now(), 2)
+        wanted = 0 if value == "latest" else 1
+        if len(recent) <= wanted:
+            inv.fail(f"--cycle {value}: no {value} cycle yet (schedule.start is {inv.settings.schedule.start})", code=2)
+        return recent[wanted]
     try:
         return cycle_on(date.fromisoformat(value), inv.settings)
     except ValueError as exc:

@@ -26,7 +26,7 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"duration {text!r} is not like 90m, 4h, 2d or 1h30m")
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
-        raise ValueError("a silence must last more than zero seconds")
+        raise ValueError(f"duration {text!r} must be more than zero")
     return timedelta(seconds=seconds)
 
 
