@@ -153,14 +153,14 @@ def test_against_the_current_configuration_names_what_would_fire_stop_move_or_re
         Replayed("reserve_breach:st_2", "reserve_breach", "resolved", utc(2026, 11, 22)),
         Replayed("reserve_breach:st_2", "reserve_breach", "firing", utc(2026, 11, 23)),
     ]
-    assert [c.sentence for c in against_current(current, changed)] == [
+    assert [c.describe() for c in against_current(current, changed)] == [
         f"{slow} would not fire (under the current configuration it fires 2026-11-19T12:00:00Z)",
         f"{cred} would reach stage 30d, 14d, 7d instead of stage 30d, 14d",
         "fallback_volume would first fire 2026-11-06T09:00:00Z instead of 2026-11-05T12:00:00Z",
         "reserve_breach:st_2 would fire 2026-11-21T00:00:00Z (under the current configuration it does not fire)",
     ]
     twice = against_current(changed[-3:-2], changed[-3:])
-    assert [c.sentence for c in twice] == ["reserve_breach:st_2 would fire 2 times instead of once"]
+    assert [c.describe() for c in twice] == ["reserve_breach:st_2 would fire 2 times instead of once"]
     assert against_current(current, current) == []
 
 
@@ -178,7 +178,7 @@ def test_cli_backtest_with_overrides_compares_with_the_current_configuration(tmp
     assert "against the current configuration over the same window: with " in lower.output
     assert "rules.fallback_volume.max_fallback_ratio=0.01, 1 alert would change:" in lower.output
     assert (
-        "fallback_volume would fire 2026-03-25T15:00:00Z (under the current configuration it does not fire)"
+        "fallback_volume would fire 2026-03-25 11:00 EDT (under the current configuration it does not fire)"
         in lower.output
     )
     same = CliRunner().invoke(app, [*args, "--set", "rules.fallback_volume.max_fallback_ratio=0.04"])

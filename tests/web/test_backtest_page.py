@@ -57,7 +57,7 @@ def test_overrides_are_compared_with_the_current_configuration(store: Engine) ->
     page = client.get("/reports/backtest", params={**WINDOW, "set": "rules.fallback_volume.max_fallback_ratio=0.01"})
     assert page.status_code == 200
     section = html.unescape(page.text.split('id="against-current"', 1)[1].split("</section>", 1)[0])
-    assert "fallback_volume would fire 2026-03-25T15:00:00Z (under the current configuration it does not fire)" in (
+    assert "fallback_volume would fire 2026-03-25 11:00 EDT (under the current configuration it does not fire)" in (
         section
     )
     same = client.get("/reports/backtest", params={**WINDOW, "set": "rules.fallback_volume.max_fallback_ratio=0.04"})

@@ -314,7 +314,7 @@ def backtest(
             )
         )
         for change in changes:
-            inv.terminal.say(f"  {change.sentence}")
+            inv.terminal.say(f"  {change.describe(inv.settings.display_tz)}")
     diff = compare(replayed, actual(inv.reader, start=start, end=end))
     inv.terminal.say(
         f"against what actually happened: {len(diff.both)} the same, {len(diff.only_backtest)} only in the "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import yaml
@@ -21,6 +21,7 @@ from payoutwatch.config import ConfigError, Settings, parse_settings
 from payoutwatch.rules.engine import apply_findings
 from payoutwatch.store.engine import make_engine, migrate
 from payoutwatch.store.tables import alert_history
+from payoutwatch.timefmt import local
 from payoutwatch.usecases.evaluation import evaluated_rules, findings_at
 from payoutwatch.vocabulary import Action, Event
 
@@ -152,23 +153,27 @@ class Change:
     current: Course
     changed: Course
 
-    @property
-    def sentence(self) -> str:
+    def describe(self, zone: tzinfo | None = None) -> str:
+        """The change in a sentence; instants in ``zone`` as people read them (ISO UTC without one)."""
+
+        def at(instant: datetime | None) -> str:
+            return local(instant, zone, minutes=True) if zone is not None else iso(instant) or ""
+
         now, then = self.current, self.changed
         if now.starts and not then.starts:
-            return f"{self.key} would not fire (under the current configuration it fires {iso(now.first_at)})"
+            return f"{self.key} would not fire (under the current configuration it fires {at(now.first_at)})"
         if then.starts and not now.starts:
-            return f"{self.key} would fire {iso(then.first_at)} (under the current configuration it does not fire)"
+            return f"{self.key} would fire {at(then.first_at)} (under the current configuration it does not fire)"
         parts = []
         if then.first_at != now.first_at:
-            parts.append(f"would first fire {iso(then.first_at)} instead of {iso(now.first_at)}")
+            parts.append(f"would first fire {at(then.first_at)} instead of {at(now.first_at)}")
         if then.starts != now.starts:
             parts.append(f"would fire {_times(then.starts)} instead of {_times(now.starts)}")
         if then.stages != now.stages:
             parts.append(f"would reach {_stages(then.stages)} instead of {_stages(now.stages)}")
         return f"{self.key} " + "; ".join(parts)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, zone: tzinfo | None = None) -> dict[str, Any]:
         return {
             "key": self.key,
             "rule": self.rule,
@@ -176,7 +181,7 @@ class Change:
             "changed": {"starts": self.changed.starts, "first_at": iso(self.changed.first_at)},
             "current_stages": list(self.current.stages),
             "changed_stages": list(self.changed.stages),
-            "change": self.sentence,
+            "change": self.describe(zone),
         }
 
 

@@ -106,7 +106,7 @@ def backtest_page(
         return page
     diff = access.visible_comparison(who.role, compare(replayed, actual(state.engine, start=begin, end=end)))
     rows, withheld = access.visible_json(who.role, [r.as_json() for r in replayed])
-    changes, _ = access.visible_json(who.role, [c.as_json() for c in against_current(current, replayed)])
+    changes, _ = access.visible_json(who.role, [c.as_json(zone) for c in against_current(current, replayed)])
     return render_page(
         state,
         request,
