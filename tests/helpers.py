@@ -86,3 +86,18 @@ def healthy_rerun(engine: Engine, settings: Settings, now: datetime, *, finished
         ],
         now,
     )
+
+
+def signed_in_client(store: Engine, settings: Settings, now: datetime, role: str = "viewer") -> Any:
+    """A TestClient of the web app over ``store`` at ``now``, logged in with a new token of ``role``."""
+    from starlette.testclient import TestClient
+
+    from payoutwatch.usecases.tokens import create_token
+    from payoutwatch.vocabulary import Role
+    from payoutwatch.web.app import create_app
+
+    with store.begin() as conn:
+        token = create_token(conn, name=f"{role}-person", role=Role(role), actor="t", now=now)[1]
+    client = TestClient(create_app(settings, store, now=lambda: now))
+    assert client.post("/login", data={"token": token}, follow_redirects=False).status_code == 303
+    return client

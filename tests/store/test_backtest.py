@@ -85,13 +85,19 @@ def test_overrides_are_validated_like_the_config_file() -> None:
     )
 
 
-def test_cli_backtest_json_lists_key_rule_event_at(tmp_path: Path) -> None:
+def history_config(tmp_path: Path) -> Path:
+    """A SQLite store holding ``history`` and a config file naming it, for the CLI."""
     db = tmp_path / "store.db"
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"store": {"url": f"sqlite:///{db}"}, "schedule": QUIET}))
     engine = open_store(f"sqlite:///{db}")
     history(engine)
     engine.dispose()
+    return config
+
+
+def test_cli_backtest_json_lists_key_rule_event_at(tmp_path: Path) -> None:
+    config = history_config(tmp_path)
     result = CliRunner().invoke(
         app,
         [
@@ -165,12 +171,7 @@ def test_against_the_current_configuration_names_what_would_fire_stop_move_or_re
 
 
 def test_cli_backtest_with_overrides_compares_with_the_current_configuration(tmp_path: Path) -> None:
-    db = tmp_path / "store.db"
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"store": {"url": f"sqlite:///{db}"}, "schedule": QUIET}))
-    engine = open_store(f"sqlite:///{db}")
-    history(engine)
-    engine.dispose()
+    config = history_config(tmp_path)
     window = ["--from", "2026-03-24T00:00:00Z", "--to", "2026-03-27T00:00:00Z", "--step", "1h"]
     args = ["--config", str(config), "backtest", *window]
     lower = CliRunner().invoke(app, [*args, "--set", "rules.fallback_volume.max_fallback_ratio=0.01"])

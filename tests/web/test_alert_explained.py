@@ -17,10 +17,8 @@ from payoutwatch.rules.registry import rules
 from payoutwatch.usecases import alert_queries
 from payoutwatch.usecases.evaluation import evaluate
 from payoutwatch.usecases.runbooks import sample_runbook, sample_runbook_names
-from payoutwatch.usecases.tokens import create_token
-from payoutwatch.vocabulary import Role
-from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
+from tests.helpers import signed_in_client
 
 NOW = utc(2026, 11, 26, 14)
 
@@ -34,10 +32,7 @@ def demo(store: Engine) -> tuple[TestClient, Settings]:
     settings = with_sample_runbooks(plain, "http://127.0.0.1:8000/")
     load(store, build_platform(settings, NOW, studios=60), settings, NOW)
     evaluate(store, settings, at=NOW, now=NOW)
-    with store.begin() as conn:
-        token = create_token(conn, name="vera", role=Role.VIEWER, actor="t", now=NOW)[1]
-    client = TestClient(create_app(settings, store, now=lambda: NOW))
-    assert client.post("/login", data={"token": token}, follow_redirects=False).status_code == 303
+    client: TestClient = signed_in_client(store, settings, NOW)
     return client, settings
 
 
@@ -86,10 +81,7 @@ def test_an_alert_of_a_rule_without_runbook_says_how_to_add_one(store: Engine) -
     settings = make_settings(web={"secure_cookies": False})
     load(store, build_platform(settings, NOW, studios=30), settings, NOW)
     evaluate(store, settings, at=NOW, now=NOW)
-    with store.begin() as conn:
-        token = create_token(conn, name="vera", role=Role.VIEWER, actor="t", now=NOW)[1]
-    client = TestClient(create_app(settings, store, now=lambda: NOW))
-    client.post("/login", data={"token": token})
+    client = signed_in_client(store, settings, NOW)
     page = client.get("/alerts/fallback_volume")
     assert page.status_code == 200 and "rules.fallback_volume.runbook_url" in page.text
     assert "(limit 1)" in html.unescape(page.text)

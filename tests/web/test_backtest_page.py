@@ -8,10 +8,8 @@ import html
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from payoutwatch.usecases.tokens import create_token
-from payoutwatch.vocabulary import Role
-from payoutwatch.web.app import create_app
 from tests.conftest import make_settings, utc
+from tests.helpers import signed_in_client
 from tests.store.test_backtest import QUIET, history
 
 NOW = utc(2026, 6, 1)
@@ -20,11 +18,7 @@ WINDOW = {"from": "2026-03-24T00:00:00Z", "to": "2026-03-27T00:00:00Z", "step": 
 
 def client_for(store: Engine) -> TestClient:
     history(store)
-    settings = make_settings(schedule=QUIET, web={"secure_cookies": False})
-    with store.begin() as conn:
-        token = create_token(conn, name="vera", role=Role.VIEWER, actor="t", now=NOW)[1]
-    client = TestClient(create_app(settings, store, now=lambda: NOW))
-    assert client.post("/login", data={"token": token}, follow_redirects=False).status_code == 303
+    client: TestClient = signed_in_client(store, make_settings(schedule=QUIET, web={"secure_cookies": False}), NOW)
     return client
 
 
