@@ -26,7 +26,7 @@ def test_without_parameters_the_page_is_the_form(store: Engine) -> None:
     page = client_for(store).get("/reports/backtest")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'id="backtest-form"' in page.text and 'name="set"' in page.text
-    assert 'value="2026-05-02T00:00:00Z"' in page.text  # the last 30 days by default
+    assert 'value="2026-05-01T20:00:00"' in page.text  # the last 30 days by default, on Toronto's wall clock
     assert "Cannot back-test" not in page.text
 
 

@@ -14,6 +14,7 @@ from payoutwatch.reports.charts import quarterly_charts
 from payoutwatch.reports.quarterly import quarterly
 from payoutwatch.reports.render import render
 from payoutwatch.reports.weekly import weekly
+from payoutwatch.timefmt import wall_clock
 from payoutwatch.usecases.backtest import actual, against_current, compare, replay, steps, with_overrides
 from payoutwatch.web import access
 from payoutwatch.web.deps import BadInstant, PageAt, PageViewer, State, page_instant
@@ -81,8 +82,8 @@ def backtest_page(
     under the current configuration and with what actually happened. A mistake is shown on the form."""
     now = state.now()
     form = {
-        "start": start if start is not None else iso(now - timedelta(days=30)),
-        "to": to if to is not None else iso(now),
+        "start": start if start is not None else wall_clock(now - timedelta(days=30), state.settings.display_tz),
+        "to": to if to is not None else wall_clock(now, state.settings.display_tz),
         "step": step,
         "overrides": overrides,
     }
