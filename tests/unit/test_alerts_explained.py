@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from payoutwatch.config import parse_settings
 from payoutwatch.notify.channels import build_channel
@@ -16,6 +17,7 @@ from payoutwatch.vocabulary import Action, Event, Transition
 from tests.unit.test_channel_oracles import AT, email_settings, jira, slack_payload
 from tests.unit.test_rules import CYCLE, a_run, failing
 
+TORONTO = ZoneInfo("America/Toronto")
 RUNBOOK = "https://wiki.example.com/runbooks/payouts-failed"
 SETTINGS = parse_settings(
     {"web": {"base_url": "https://pw.example.com"}, "rules": {"automation_failure": {"runbook_url": RUNBOOK}}}
@@ -85,6 +87,12 @@ def test_every_channel_carries_figures_owner_and_runbook() -> None:
 
 
 def test_figures_of_a_rule_without_limits_and_of_an_unknown_detail() -> None:
-    shown = figures("reserve_breach", {"account_id": "st_1", "balance_cents": 177400, "threshold_cents": 181000}, "CAD")
-    assert shown == [("Account", "st_1"), ("Balance", "1,774.00 CAD"), ("Threshold", "1,810.00 CAD")]
-    assert figures("fallback_volume", {"manual_payout_count": 5}, "CAD") == [("Manual payouts in window", "5")]
+    details = {"account_id": "st_1", "balance_cents": 177400, "threshold_cents": 181000, "projected_at": AT.isoformat()}
+    shown = figures("reserve_breach", details, "CAD", TORONTO)
+    assert shown == [
+        ("Account", "st_1"),
+        ("Balance", "1,774.00 CAD"),
+        ("Threshold", "1,810.00 CAD"),
+        ("Projected at", "2026-03-05 06:33:00 EST"),
+    ]
+    assert figures("fallback_volume", {"manual_payout_count": 5}, "CAD", TORONTO) == [("Manual payouts in window", "5")]
