@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from payoutwatch.metrics.credentials import versions
 from payoutwatch.notify.silences import Matcher
+from payoutwatch.reports.incident import incident
 from payoutwatch.store.tables import alert_reviews, audit_log, reconciliation_signoffs
 from payoutwatch.usecases.alert_actions import add_silence
 from payoutwatch.usecases.evaluation import evaluate
@@ -166,6 +167,10 @@ def test_the_timeline_leaves_out_what_a_role_may_not_see(site: Site) -> None:
     window = "/incident?from=2026-03-05T00:00:00&to=2026-03-20T00:00:00"
     ops = site.clients[Role.OPS].get(window).text
     assert "run r1" in ops and CRED_ID in ops and "silence 1" in ops
+    assert "started for the 2026-03-05 06:00:00 EST cycle" in ops  # people read the display zone
+    with site.engine.connect() as conn:  # JSON keeps ISO UTC
+        texts = [e["text"] for e in incident(conn, utc(2026, 3, 5), utc(2026, 3, 20))["events"]]
+    assert any("started for the 2026-03-05T11:00:00Z cycle" in t for t in texts)
     finance = site.clients[Role.FINANCE].get(window).text
     assert "run r1" in finance and CRED_ID not in finance and "ApplePayZQ7" not in finance
     assert "about credentials not shown" in finance

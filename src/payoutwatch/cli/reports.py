@@ -190,7 +190,8 @@ def report_incident(
     _check_format(inv, fmt, ("md", "json"))
     start, end = inv.window(from_, to, last)
     with inv.reader.connect() as conn:
-        figures = incident(conn, start, end)
+        zone = inv.settings.display_tz if fmt == "md" else None  # JSON keeps ISO UTC
+        figures = incident(conn, start, end, zone)
     _emit(inv, render("incident", figures, fmt, zone=inv.settings.display_tz), out_file)
 
 

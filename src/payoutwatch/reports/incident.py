@@ -9,7 +9,7 @@ what a role may not see.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
@@ -25,6 +25,7 @@ from payoutwatch.store.tables import (
     notifications,
     silences,
 )
+from payoutwatch.timefmt import local
 from payoutwatch.vocabulary import NotificationState
 
 
@@ -32,8 +33,12 @@ def _within(column: Any, start: datetime, end: datetime) -> Any:
     return (column >= start) & (column <= end)
 
 
-def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def timeline(conn: Connection, start: datetime, end: datetime, zone: tzinfo | None = None) -> list[dict[str, Any]]:
+    """The events in order; instants inside an event's text read in ``zone`` (ISO UTC without one)."""
     events: list[dict[str, Any]] = []
+
+    def moment(instant: datetime | None) -> str | None:
+        return iso(instant) if zone is None else local(instant, zone)
 
     def add(at: datetime, kind: str, text: str, **extra: Any) -> None:
         events.append({"at": at, "kind": kind, "text": text, **extra})
@@ -43,7 +48,7 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
         select(job_runs).where(or_(_within(r.started_at, start, end), _within(r.finished_at, start, end)))
     ):
         if start <= run.started_at <= end:
-            add(run.started_at, "run", f"run {run.run_id} ({run.job}) started for the {iso(run.cycle_at)} cycle")
+            add(run.started_at, "run", f"run {run.run_id} ({run.job}) started for the {moment(run.cycle_at)} cycle")
         if run.finished_at is not None and start <= run.finished_at <= end:
             outcome = "succeeded" if run.exit_code == 0 else f"failed (exit {run.exit_code})"
             add(
@@ -66,7 +71,7 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
     n = notifications.c
     for row in conn.execute(select(notifications).where(_within(n.created_at, start, end)).order_by(n.id)):
         outcome = {
-            NotificationState.SENT: f"delivered at {iso(row.sent_at)}",
+            NotificationState.SENT: f"delivered at {moment(row.sent_at)}",
             NotificationState.FAILED: f"FAILED: {row.last_error}",
             NotificationState.SUPPRESSED: "suppressed by a silence",
         }.get(row.state, f"pending after {row.attempts} attempt(s)")
@@ -95,7 +100,8 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
         add(
             row.created_at,
             "silence",
-            f"silence {row.id} ({matcher}) {iso(row.starts_at)} → {iso(row.ends_at)} by {row.author}: {row.comment}",
+            f"silence {row.id} ({matcher}) {moment(row.starts_at)} → {moment(row.ends_at)}"
+            f" by {row.author}: {row.comment}",
             rule=row.rule,
             key=row.key,
         )
@@ -115,5 +121,7 @@ def timeline(conn: Connection, start: datetime, end: datetime) -> list[dict[str,
     return [{**e, "at": iso(e["at"])} for e in events]
 
 
-def incident(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
-    return {"report": "incident", "from": iso(start), "to": iso(end), "events": timeline(conn, start, end)}
+def incident(conn: Connection, start: datetime, end: datetime, zone: tzinfo | None = None) -> dict[str, Any]:
+    """The timeline between ``start`` and ``end``; with ``zone``, instants in the events' texts read in it (for
+    people: the Markdown report, the page), without, ISO UTC (JSON)."""
+    return {"report": "incident", "from": iso(start), "to": iso(end), "events": timeline(conn, start, end, zone)}

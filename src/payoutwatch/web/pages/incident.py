@@ -49,7 +49,7 @@ def timeline(
         back = ("/incident", "Back to the last two days")
         return message_page(state, title="Not a window", message=str(exc), back=back, status_code=400)
     with state.engine.connect() as conn:
-        figures = incident(conn, begin, end)
+        figures = incident(conn, begin, end, zone)
     events = [e for e in figures["events"] if _visible(who.role, e)]
     kinds: dict[str, int] = {}
     for e in events:
