@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup lock demo test lint typecheck unit acceptance bench clean
+.PHONY: setup lock demo test lint typecheck unit acceptance airflow bench clean
 
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
@@ -54,6 +54,10 @@ unit: setup
 
 acceptance: setup
 	$(BIN)/pytest tests/test_acceptance.py
+
+## Real Apache Airflow 2.10.5 and 3.3.2 for tests/integration/test_source_airflow_real.py (CI runs this first).
+airflow:
+	bash .ci/airflow.sh
 
 ## Reference-scale benchmark (DESIGN §9); SCALE=1.0 is 20,000 studios.
 SCALE ?= 0.1
