@@ -110,6 +110,7 @@ TEAM_PAGES = {  # path -> the roles that may open it (the others get 403 and no 
     "/reconciliation/2026-03-05": set(PEOPLE),
     "/reserve-review": set(PEOPLE),
     "/incident": set(PEOPLE),
+    "/silences": set(PEOPLE),
     "/access-review": {Role.SECURITY, Role.ADMIN},
     f"/credentials/{CRED_ID}/history": SEES_CREDENTIALS,
 }
@@ -148,7 +149,7 @@ def test_the_teams_pages_open_for_the_roles_allowed(platform: Platform, role: Ro
         assert platform.get(path, role)[0] == (200 if role in roles else 403), path
     navigation = platform.get("/", role)[1].split("</header>")[0]
     assert ('href="/access-review"' in navigation) == (role in TEAM_PAGES["/access-review"])
-    assert 'href="/reconciliation"' in navigation and 'href="/incident"' in navigation
+    assert all(f'href="{path}"' in navigation for path in ("/reconciliation", "/incident", "/silences"))
     signing = platform.get("/reconciliation/2026-03-05", role)[1]  # the fixture's cycle has a finished run
     assert ("Sign off</button>" in signing) == (role in (Role.FINANCE, Role.ADMIN))
     review = platform.get("/reserve-review", role)[1]

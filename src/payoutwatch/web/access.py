@@ -106,6 +106,7 @@ TEAM_PAGES = (
     ("/reserve-review", "Reserve review", Permission.VIEW),
     ("/access-review", "Access review", Permission.REVIEW_ACCESS),
     ("/incident", "Timeline", Permission.VIEW),
+    ("/silences", "Silences", Permission.VIEW),
 )
 
 
