@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from payoutwatch.config import Settings
+from payoutwatch.metrics import reserves
 from payoutwatch.metrics.reserves import Projection, accounts_at, project, projected_breaches
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.tables import metadata, reserve_fits
@@ -138,3 +140,33 @@ def test_a_late_snapshot_corrects_the_kept_window(store: Engine, settings: Setti
     assert (fit.n, fit.first_as_of, fit.last_as_of, fit.excluded_as_of) == (10, days[0], days[-1], None)
     at = days[-1] + timedelta(hours=1)
     assert projections(store, at, settings, kept=True) == (projections(store, at, settings, kept=False)[0], {"a"})
+
+
+def test_the_dashboard_totals_read_once_at_a_past_instant_equal_the_sql_totals(
+    store: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a past instant (many accounts newer than it) the projection reads every account's latest snapshot
+    once, and the dashboard totals those rows in Python: the same figures as its SQL over each latest one."""
+    days = [utc(2026, 3, d, 6) for d in range(1, 21)]
+    rows = [
+        snapshot(account, day, balance + step * i, threshold)
+        for account, balance, step, threshold in [
+            ("platform", 5_000_000, -1_000, 4_000_000),
+            ("near", 1_100, -10, 1_000),
+            ("falling", 10**15, -(10**13), 9 * 10**14),
+            ("negative", -500, 0, 0),
+            ("tie_b", 1_150, 0, 1_000),
+            ("tie_a", 1_150, 0, 1_000),
+            ("steady", 90_000, 100, 10_000),
+        ]
+        for i, day in enumerate(days)
+    ]
+    load(store, settings, "reserve_snapshots", rows, NOW)
+    for at in (days[3] + timedelta(hours=1), days[12], days[-1] + timedelta(days=1)):
+        with store.connect() as conn:
+            monkeypatch.setattr(reserves, "FEW_UNKEPT", 10**6)
+            in_sql = reserves.dashboard(conn, at, settings)
+            monkeypatch.setattr(reserves, "FEW_UNKEPT", -1)
+            read_once = reserves.dashboard(conn, at, settings)
+        assert read_once == in_sql, at
+        assert in_sql["near_threshold"] and in_sql["platform"] is not None

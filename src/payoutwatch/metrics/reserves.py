@@ -234,8 +234,18 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings, *, ke
 
     Every figure is exact (``store/regression.py``). SQL first narrows the accounts down to those that
     may breach, from the kept sums (``kept``, when they answer for ``at``) or from float sums over the
-    snapshots with bounds on their rounding (``may_breach_by_float_sums``); those are decided here.
+    snapshots with bounds on their rounding (``latest_with_float_bounds``); those are decided here.
     """
+    return _projection(conn, at, settings, kept=kept).breaches
+
+
+@dataclass(frozen=True)
+class _Projected:
+    breaches: list[Projection]
+    every_latest: list[Any] | None  # every account's latest snapshot ≤ at, when the float sums read them all
+
+
+def _projection(conn: Connection, at: datetime, settings: Settings, *, kept: bool) -> _Projected:
     lookback = settings.rules.reserve_breach.lookback()
     horizon = Horizon(schedule_of(settings).next_after(at))
     a = reserve_accounts.c
@@ -244,9 +254,10 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings, *, ke
     if kept and newer <= FEW_UNKEPT:
         accounts = _accounts(conn, at, lookback, kept=True, breaching_by=horizon, unkept_at_most=FEW_UNKEPT)
         if accounts is not None:
-            return breaches(accounts, horizon.at)
+            return _Projected(breaches(accounts, horizon.at), None)
     since = at - lookback
-    uncertain = may_breach_by_float_sums(conn, at, since, horizon.at)
+    every_latest = latest_with_float_bounds(conn, at, since, horizon.at)
+    uncertain = [r for r in every_latest if r.uncertain]
     every = len(uncertain) * 3 > accounts_count  # a pass over every account beats many lists of ids
     sums = window_sums(conn, since, at, None if every else [r.account_id for r in uncertain])
     candidates = [
@@ -255,14 +266,17 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings, *, ke
         )
         for r in uncertain
     ]
-    return breaches(candidates, horizon.at)
+    return _Projected(breaches(candidates, horizon.at), every_latest)
 
 
 UNIT_ROUNDOFF = 2.0**-53
 
 
-def may_breach_by_float_sums(conn: Connection, at: datetime, since: datetime, horizon: datetime | None) -> list[Any]:
-    """The latest snapshot ≤ at of every account that may breach, found with float sums in SQL.
+def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, horizon: datetime | None) -> list[Any]:
+    """The latest snapshot ≤ at of every account, ``uncertain`` when it may breach by float sums in SQL.
+
+    One pass reads both (at a past instant most accounts need an index seek for their latest snapshot,
+    so the dashboard's totals and accounts near their threshold are taken from these rows too).
 
     Per account the store sums x (seconds from ``since``), y (balance), x², xy and, to bound their
     rounding, finds the largest |y| (then Σ|y| ≤ n·max|y| and Σx|y| ≤ Σx·max|y|, as x ≥ 0). A float
@@ -284,7 +298,9 @@ def may_breach_by_float_sums(conn: Connection, at: datetime, since: datetime, ho
         func.max(y).label("y_max"),
         func.min(y).label("y_min"),
     )
-    fit = per_account(parts, since, at, conn.dialect.name).subquery("fit")
+    fit_sums = per_account(parts, since, at, conn.dialect.name)
+    # SQLite would push the join into both arms of ``latest``'s UNION ALL and sum every account twice
+    fit = fit_sums.cte("fit").prefix_with("MATERIALIZED") if conn.dialect.name == "sqlite" else fit_sums.subquery("fit")
     latest = latest_snapshots(at, conn.dialect.name)
     c = fit.c
     g = (c.n + 4) * (8 * UNIT_ROUNDOFF)
@@ -308,11 +324,13 @@ def may_breach_by_float_sums(conn: Connection, at: datetime, since: datetime, ho
     projected_low = b + change - ((func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1)
     flat = or_(c.n.is_(None), c.n < 2)
     safe = and_(b >= t, or_(flat, and_(low > 0, projected_low >= t)))
-    query = (
-        select(latest.c.account_id, latest.c.as_of, latest.c.balance_cents, latest.c.threshold_cents)
-        .join_from(latest, fit, c.account_id == latest.c.account_id, isouter=True)
-        .where(~safe)
-    )
+    query = select(
+        latest.c.account_id,
+        latest.c.as_of,
+        latest.c.balance_cents,
+        latest.c.threshold_cents,
+        case((safe, False), else_=True).label("uncertain"),
+    ).join_from(latest, fit, c.account_id == latest.c.account_id, isouter=True)
     return list(conn.execute(query).all())
 
 
@@ -330,8 +348,17 @@ def account_history(conn: Connection, account: str, at: datetime, days: float) -
     return [{"as_of": iso(r.as_of), "balance_cents": int(r.balance_cents)} for r in rows]
 
 
-def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
-    latest = latest_snapshots(at, conn.dialect.name)
+@dataclass(frozen=True)
+class _Totals:
+    balance: int | None  # over the studios' accounts (None: no studio account)
+    threshold: int | None
+    accounts: int
+    platform_balance: int | None
+    platform_threshold: int | None
+    platform_as_of: datetime | None
+
+
+def _totals_in_sql(conn: Connection, latest: Subquery) -> _Totals:
     studio = latest.c.account_id != PLATFORM_ACCOUNT
     is_platform = latest.c.account_id == PLATFORM_ACCOUNT
 
@@ -341,7 +368,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     def platform_only(column: Any) -> Any:
         return func.max(case((is_platform, column)))
 
-    totals = conn.execute(
+    row = conn.execute(
         select(
             exact_sum(studios_only(latest.c.balance_cents)).label("balance"),
             exact_sum(studios_only(latest.c.threshold_cents)).label("threshold"),
@@ -351,10 +378,12 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             platform_only(latest.c.as_of).label("platform_as_of"),
         )
     ).one()
-    balance, threshold, accounts = totals.balance, totals.threshold, totals.accounts
-    warning = settings.rules.reserve_breach.buffer_warning
+    return _Totals(*row)
+
+
+def _near_in_sql(conn: Connection, latest: Subquery, warning: float) -> list[tuple[str, int, int, datetime, float]]:
     buffer = (cast(latest.c.balance_cents, Float) - latest.c.threshold_cents) / latest.c.threshold_cents
-    near = conn.execute(
+    rows = conn.execute(
         select(
             latest.c.account_id,
             latest.c.balance_cents,
@@ -362,9 +391,48 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             latest.c.as_of,
             buffer.label("buffer"),
         )
-        .where(studio, latest.c.threshold_cents > 0, buffer < warning)
+        .where(latest.c.account_id != PLATFORM_ACCOUNT, latest.c.threshold_cents > 0, buffer < warning)
         .order_by(buffer, latest.c.account_id)
     ).all()
+    return [(r.account_id, int(r.balance_cents), int(r.threshold_cents), r.as_of, float(r.buffer)) for r in rows]
+
+
+def _totals_of(rows: list[Any]) -> _Totals:
+    """``_totals_in_sql`` over latest rows already read (exact: Python's ``int``)."""
+    studios = [r for r in rows if r.account_id != PLATFORM_ACCOUNT]
+    platform = next((r for r in rows if r.account_id == PLATFORM_ACCOUNT), None)
+    return _Totals(
+        sum(int(r.balance_cents) for r in studios) if studios else None,
+        sum(int(r.threshold_cents) for r in studios) if studios else None,
+        len(studios),
+        int(platform.balance_cents) if platform is not None else None,
+        int(platform.threshold_cents) if platform is not None else None,
+        platform.as_of if platform is not None else None,
+    )
+
+
+def _near_of(rows: list[Any], warning: float) -> list[tuple[str, int, int, datetime, float]]:
+    """``_near_in_sql`` over latest rows already read (the same float buffer, the same order)."""
+    near = []
+    for r in rows:
+        balance, threshold = int(r.balance_cents), int(r.threshold_cents)
+        if r.account_id == PLATFORM_ACCOUNT or threshold <= 0:
+            continue
+        buffer = (float(balance) - threshold) / threshold
+        if buffer < warning:
+            near.append((r.account_id, balance, threshold, r.as_of, buffer))
+    near.sort(key=lambda n: (n[4], n[0]))
+    return near
+
+
+def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+    warning = settings.rules.reserve_breach.buffer_warning
+    projected = _projection(conn, at, settings, kept=True)
+    if projected.every_latest is not None:  # a past instant: every latest snapshot already read once
+        totals, near = _totals_of(projected.every_latest), _near_of(projected.every_latest, warning)
+    else:
+        latest = latest_snapshots(at, conn.dialect.name)
+        totals, near = _totals_in_sql(conn, latest), _near_in_sql(conn, latest, warning)
     p = scheduled_payouts.c
     held_count, held_cents = conn.execute(
         select(func.count(), exact_sum(p.amount_cents)).where(
@@ -373,9 +441,9 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
     ).one()
     return {
         "at": iso(at),
-        "accounts": int(accounts),
-        "aggregate_balance_cents": balance,
-        "aggregate_threshold_cents": threshold,
+        "accounts": int(totals.accounts),
+        "aggregate_balance_cents": totals.balance,
+        "aggregate_threshold_cents": totals.threshold,
         "platform": (
             {
                 "balance_cents": int(totals.platform_balance),
@@ -383,18 +451,20 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
                 "as_of": iso(totals.platform_as_of),
             }
             if totals.platform_as_of is not None
+            and totals.platform_balance is not None
+            and totals.platform_threshold is not None
             else None
         ),
         "buffer_warning": warning,
         "near_threshold": [
             {
-                "account_id": r.account_id,
-                "balance_cents": int(r.balance_cents),
-                "threshold_cents": int(r.threshold_cents),
-                "buffer_pct": round(float(r.buffer) * 100, 2),
-                "as_of": iso(r.as_of),
+                "account_id": account_id,
+                "balance_cents": balance,
+                "threshold_cents": threshold,
+                "buffer_pct": round(buffer * 100, 2),
+                "as_of": iso(as_of),
             }
-            for r in near
+            for account_id, balance, threshold, as_of, buffer in near
         ],
         "held_payouts": {"count": int(held_count), "amount_cents": held_cents or 0},
         "projected_breaches": [
@@ -404,6 +474,6 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             }
             if i < HISTORY_SHOWN
             else p.as_json()
-            for i, p in enumerate(projected_breaches(conn, at, settings))
+            for i, p in enumerate(projected.breaches)
         ],
     }
