@@ -7,6 +7,10 @@ same connection just before computing: every write of records replaces it in its
 so a figure is never served after a write that could change it. Settings are part of the key (a
 reloaded configuration computes afresh). Figures are returned as copies, so a caller that changes
 them cannot change what the next one gets.
+
+Concurrent requests for the same key share one computation (single flight): the first computes, the
+others wait for it and are served its figures, so 32 scrapes arriving together compute once. If the
+computation fails, each waiter computes for itself.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class FigureCache:
         self.size = size
         self._entries: OrderedDict[Key, Figures] = OrderedDict()
         self._settings: dict[int, Settings] = {}  # keeps each keyed settings object alive, so its id stays its own
+        self._flights: dict[Key, threading.Lock] = {}  # computations under way, one per key
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -47,14 +52,36 @@ class FigureCache:
         compute: Callable[[Connection, datetime, Settings], Figures],
     ) -> Figures:
         key = (conn.engine.url.render_as_string(), name, at, data_version.current(conn), id(settings))
+        found = self._kept(key)
+        if found is not None:
+            return found
+        with self._lock:
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            found = self._kept(key)  # computed by the request this one waited for
+            if found is not None:
+                return found
+            try:
+                with self._lock:
+                    self.misses += 1
+                figures = compute(conn, at, settings)
+                self._keep(key, settings, figures)
+            finally:
+                with self._lock:
+                    if self._flights.get(key) is flight:
+                        del self._flights[key]
+        return figures
+
+    def _kept(self, key: Key) -> Figures | None:
         with self._lock:
             found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return copy.deepcopy(found)
-            self.misses += 1
-        figures = compute(conn, at, settings)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return copy.deepcopy(found)
+
+    def _keep(self, key: Key, settings: Settings, figures: Figures) -> None:
         with self._lock:
             if len(self._settings) > self.size:  # settings reloaded many times: start afresh
                 self._entries.clear()
@@ -63,7 +90,6 @@ class FigureCache:
             self._entries[key] = copy.deepcopy(figures)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-        return figures
 
     def clear(self) -> None:
         with self._lock:

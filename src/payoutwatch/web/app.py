@@ -25,6 +25,7 @@ from payoutwatch.web.pages.render import environment
 from payoutwatch.web.proxy import install_proxy_trust
 from payoutwatch.web.session import session_key
 from payoutwatch.web.state import LoopStatus, WebState
+from payoutwatch.web.store_busy import install_store_busy
 
 
 def create_app(
@@ -60,6 +61,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api.router)
     pages.install_page_errors(app)
+    install_store_busy(app)
     app.add_exception_handler(json.JSONDecodeError, _bad_json)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     return app

@@ -1,9 +1,14 @@
-"""``/metrics``: the dashboards' figures as Prometheus gauges, computed at scrape time (no global registry)."""
+"""``/metrics``: the dashboards' figures as Prometheus gauges, computed at scrape time (no global registry).
+
+The figures are as of the scrape's instant rounded down to ``web.metrics_freshness_seconds`` (default 1 s):
+scrapes within one step ask the figure cache for the same key, so concurrent scrapes share one computation
+(``metrics/cache.py``), and the key holds the records' version, so no scrape is served figures from before
+a write of records."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -16,6 +21,13 @@ from payoutwatch.metrics import compute
 from payoutwatch.store.tables import notifications, source_state
 from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.vocabulary import NotificationState, RuleId
+from payoutwatch.web.store_busy import STORE_BUSY
+
+
+def scrape_instant(now: datetime, step_seconds: int) -> datetime:
+    """``now`` rounded down to a whole multiple of ``step_seconds`` since the epoch."""
+    seconds = int(now.timestamp()) // step_seconds * step_seconds
+    return datetime.fromtimestamp(seconds, UTC).astimezone(now.tzinfo)
 
 
 class FiguresCollector(Collector):
@@ -26,7 +38,7 @@ class FiguresCollector(Collector):
         self.with_credentials = with_credentials  # the payoutwatch_credential_* series name credentials
 
     def collect(self) -> Iterator[Metric]:
-        at = self.now()
+        at = scrape_instant(self.now(), self.settings.web.metrics_freshness_seconds)
         with self.engine.connect() as conn:
             health = compute("payout_health", conn, at, self.settings)
             fallback = compute("fallback_activity", conn, at, self.settings)
@@ -126,6 +138,11 @@ class FiguresCollector(Collector):
         for part, count in LOOP_ERRORS.snapshot().items():
             errors.add_metric([part.value], float(count))
         yield errors
+        yield CounterMetricFamily(
+            "payoutwatch_store_busy_refusals",
+            "Requests answered 503 because the store had no connection free in time.",
+            value=float(STORE_BUSY.total),
+        )
 
 
 def render_metrics(engine: Engine, settings: Settings, now: Callable[[], datetime], *, with_credentials: bool) -> bytes:
