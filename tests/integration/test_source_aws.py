@@ -47,11 +47,14 @@ def aws(url: str) -> Any:
     return boto3.client("secretsmanager", region_name="ca-central-1", endpoint_url=url)
 
 
-AT = datetime.now(UTC) + timedelta(minutes=5)  # moto stamps versions with the real time
-ROTATE_BY = (AT + timedelta(days=6)).date().isoformat()
+def seed(url: str) -> tuple[datetime, str]:
+    """Three secrets; returns the instant to sync at and the key's rotate-by date.
 
-
-def seed(url: str) -> None:
+    moto stamps versions with the real time, so the instant is taken here, when the secrets are made, not when
+    the module is imported (in the whole suite that is many minutes earlier, and the secrets were then newer
+    than the instant they were read at)."""
+    at = datetime.now(UTC) + timedelta(minutes=5)
+    rotate_by = (at + timedelta(days=6)).date().isoformat()
     client = aws(url)
     client.create_secret(
         Name="payouts/stripe-rk",
@@ -60,11 +63,12 @@ def seed(url: str) -> None:
         Tags=[
             {"Key": "payoutwatch:kind", "Value": "stripe_restricted_key"},
             {"Key": "payoutwatch:owner", "Value": "payments-engineering"},
-            {"Key": "payoutwatch:rotate-by", "Value": ROTATE_BY},
+            {"Key": "payoutwatch:rotate-by", "Value": rotate_by},
         ],
     )
     client.create_secret(Name="payouts/webhook", SecretString="whsec_SUPERSECRET")
     client.create_secret(Name="other-team/db", SecretString="x")
+    return at, rotate_by
 
 
 def settings_for(url: str, **extra: Any) -> Any:
@@ -83,17 +87,17 @@ def settings_for(url: str, **extra: Any) -> Any:
 
 
 def test_secret_metadata_becomes_credentials_and_values_are_never_read(store: Engine, moto_url: str) -> None:
-    seed(moto_url)
+    at, rotate_by = seed(moto_url)
     settings = settings_for(moto_url, owner="security")
-    result = sync_source(store, settings, "aws", now=lambda: AT)
+    result = sync_source(store, settings, "aws", now=lambda: at)
     assert result.ok and result.counts == {"credentials": 2}, result.error
     with store.connect() as conn:
-        rows = {c["credential_id"]: c for c in compute("credentials", conn, AT, settings)["credentials"]}
+        rows = {c["credential_id"]: c for c in compute("credentials", conn, at, settings)["credentials"]}
     rk = rows["payouts/stripe-rk"]
     assert (rk["kind"], rk["owner"], rk["due_at"], rk["stage"]) == (
         "stripe_restricted_key",
         "payments-engineering",
-        f"{ROTATE_BY}T00:00:00Z",
+        f"{rotate_by}T00:00:00Z",
         "7d",
     )
     hook = rows["payouts/webhook"]
@@ -116,11 +120,11 @@ def test_the_source_only_calls_metadata_operations_and_refuses_get_secret_value(
 
 
 def test_a_rotation_renews_the_version_in_force(store: Engine, moto_url: str) -> None:
-    seed(moto_url)
+    at, _ = seed(moto_url)
     settings = settings_for(moto_url)
-    assert sync_source(store, settings, "aws", now=lambda: AT).ok
+    assert sync_source(store, settings, "aws", now=lambda: at).ok
     aws(moto_url).put_secret_value(SecretId="payouts/webhook", SecretString="whsec_NEW")
-    assert sync_source(store, settings, "aws", now=lambda: AT).ok
+    assert sync_source(store, settings, "aws", now=lambda: at).ok
     from sqlalchemy import func, select
 
     from payoutwatch.store.tables import credentials
