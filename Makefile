@@ -56,8 +56,8 @@ acceptance: setup
 	$(BIN)/pytest tests/test_acceptance.py
 
 ## Real Apache Airflow 2.10.5 and 3.3.2 for tests/integration/test_source_airflow_real.py (CI runs this first).
-airflow:
-	bash .ci/airflow.sh
+airflow: | $(UV)
+	UV=$(abspath $(UV)) bash .ci/airflow.sh
 
 ## Reference-scale benchmark (DESIGN §9); SCALE=1.0 is 20,000 studios.
 SCALE ?= 0.1

@@ -5,19 +5,13 @@
 # built with); a half-built or differently pinned one is removed and built again.
 # Airflow's own constraint files live on GitHub, out of reach here: .ci/airflow/<version>.txt pins what the
 # resolver would otherwise pick wrong (see the comments there).
+# Run it as `make airflow`: the Makefile passes the uv it installs into .venv (one pinned uv version, UV_VERSION).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${PAYOUTWATCH_AIRFLOW_CACHE:-/var/cache/payoutwatch-airflow}
 versions=(${PAYOUTWATCH_AIRFLOW_VERSIONS:-2.10.5 3.3.2})
-uv_version=0.13.9
+uv=${UV:?"run this as 'make airflow', which passes the uv of .venv"}
 mkdir -p "$cache"
-
-uv=$cache/uv-$uv_version/bin/uv
-if [ ! -x "$uv" ]; then
-  rm -rf "$cache/uv-$uv_version"
-  python3 -m venv "$cache/uv-$uv_version"
-  "$cache/uv-$uv_version/bin/pip" install --quiet "uv==$uv_version"
-fi
 
 for version in "${versions[@]}"; do
   venv=$cache/$version

@@ -49,7 +49,7 @@ CYCLE_FIELD = {"v1": "data_interval_end", "v2": "run_after"}  # what the connect
 def airflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAirflow]:
     version = VERSIONS[request.param]
     if venv_of(version) is None:
-        reason = f"Apache Airflow {version} is not installed in {CACHE / version} (build it: bash .ci/airflow.sh)"
+        reason = f"Apache Airflow {version} is not installed in {CACHE / version} (build it: make airflow)"
         if IN_CI:
             pytest.fail(reason)
         pytest.skip(reason)
