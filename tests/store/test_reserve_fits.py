@@ -170,3 +170,48 @@ def test_the_dashboard_totals_read_once_at_a_past_instant_equal_the_sql_totals(
             read_once = reserves.dashboard(conn, at, settings)
         assert read_once == in_sql, at
         assert in_sql["near_threshold"] and in_sql["platform"] is not None
+
+
+DASHBOARD_SNAPSHOTS = st.builds(
+    snapshot,
+    st.sampled_from(["a", "b", "platform"]),
+    instants,
+    st.one_of(st.integers(-(10**6), 10**7), st.sampled_from([10**15, -(10**15), 0])),
+    st.one_of(st.integers(0, 10**6), st.sampled_from([0, 10**15])),
+)
+
+
+@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    history=st.lists(DASHBOARD_SNAPSHOTS, min_size=1, max_size=30),
+    lookback_days=LOOKBACKS,
+    asked=st.lists(instants, min_size=1, max_size=3),
+)
+def test_the_dashboard_read_in_one_pass_at_a_past_instant_equals_every_other_path(
+    store: Engine,
+    history: list[dict[str, Any]],
+    lookback_days: float,
+    asked: list[datetime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At any instant, past ones included, the dashboard read in one pass (on PostgreSQL: latest snapshots,
+    float filter, exact sums of the accounts that may breach, totals and accounts near their threshold in
+    one statement) equals the dashboard read from the kept sums and SQL totals, and its projected breaches
+    are the model's."""
+    reset(store)
+    settings = make_settings(rules={"reserve_breach": {"lookback_days": lookback_days}})
+    load(store, settings, "reserve_snapshots", history, NOW)
+    known = {(row["account_id"], row["as_of"]): (row["balance_cents"], row["threshold_cents"]) for row in history}
+    for at in asked:
+        with store.connect() as conn:
+            monkeypatch.setattr(reserves, "FEW_UNKEPT", 10**6)
+            from_kept = reserves.dashboard(conn, at, settings)
+            monkeypatch.setattr(reserves, "FEW_UNKEPT", -1)
+            one_pass = reserves.dashboard(conn, at, settings)
+        assert one_pass == from_kept, at
+        expected = sorted(
+            (p for p in model_projections(known, at, settings) if p.breached),
+            key=lambda p: (p.projected_balance_cents - p.threshold_cents, p.account_id),
+        )
+        shown = [{k: v for k, v in p.items() if k != "history"} for p in one_pass["projected_breaches"]]
+        assert shown == [p.as_json() for p in expected], at

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Float, and_, case, cast, func, literal, or_, select, true, union_all
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import Select, Subquery
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP
 from payoutwatch.schedule import schedule_of
-from payoutwatch.store.regression import Sums, per_account, window_sums
+from payoutwatch.store.regression import Sums, limb_parts, limb_sums, limbs_hold, per_account, window_sums
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reserve_accounts, reserve_fits, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed, to_micros
@@ -242,7 +242,14 @@ def projected_breaches(conn: Connection, at: datetime, settings: Settings, *, ke
 @dataclass(frozen=True)
 class _Projected:
     breaches: list[Projection]
-    every_latest: list[Any] | None  # every account's latest snapshot ≤ at, when the float sums read them all
+    every_latest: list[Any] | None = None  # every account's latest snapshot ≤ at, when the float sums read them all
+    seen: _Seen | None = None  # the dashboard's totals and accounts near their threshold, read in the same pass
+
+
+@dataclass(frozen=True)
+class _Seen:
+    totals: _Totals
+    near: list[tuple[str, int, int, datetime, float]]
 
 
 def _projection(conn: Connection, at: datetime, settings: Settings, *, kept: bool) -> _Projected:
@@ -256,6 +263,11 @@ def _projection(conn: Connection, at: datetime, settings: Settings, *, kept: boo
         if accounts is not None:
             return _Projected(breaches(accounts, horizon.at), None)
     since = at - lookback
+    if conn.dialect.name == "postgresql" and limbs_hold(since, at):
+        candidates, seen = _decided_in_one_pass(
+            conn, at, since, horizon.at, settings.rules.reserve_breach.buffer_warning
+        )
+        return _Projected(breaches(candidates, horizon.at), seen=seen)
     every_latest = latest_with_float_bounds(conn, at, since, horizon.at)
     uncertain = [r for r in every_latest if r.uncertain]
     every = len(uncertain) * 3 > accounts_count  # a pass over every account beats many lists of ids
@@ -277,6 +289,65 @@ def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, ho
 
     One pass reads both (at a past instant most accounts need an index seek for their latest snapshot,
     so the dashboard's totals and accounts near their threshold are taken from these rows too).
+    """
+    return list(conn.execute(_judged(conn, at, since, horizon)).all())
+
+
+def _decided_in_one_pass(
+    conn: Connection, at: datetime, since: datetime, horizon: datetime | None, warning: float
+) -> tuple[list[Account], _Seen]:
+    """``latest_with_float_bounds`` and, in the same statement (PostgreSQL), the exact sums of the accounts
+    that may breach, the dashboard's totals and its accounts near their threshold.
+
+    The exact sums are a ``LATERAL`` aggregate over the account's window (``limb_parts``) whose condition
+    holds the account's ``uncertain`` flag: PostgreSQL runs it only for those accounts (a one-time filter
+    per account), so the others' snapshots are read once, by the float sums. Only the totals and the rows
+    the dashboard shows or decides come back: the accounts near their threshold, those that may breach and
+    the platform's account.
+    """
+    judged = _judged(conn, at, since, horizon).cte("judged")
+    j, s = judged.c, reserve_snapshots.c
+    exact = (
+        select(*limb_parts(since))
+        .where(s.account_id == j.account_id, s.as_of >= since, s.as_of <= at, j.uncertain)
+        .lateral("exact")
+    )
+    buffer = (cast(j.balance_cents, Float) - j.threshold_cents) / j.threshold_cents
+    near = and_(j.account_id != PLATFORM_ACCOUNT, case((j.threshold_cents > 0, buffer < warning), else_=False))
+    shown = (
+        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *exact.c)
+        .select_from(judged.join(exact, true()))
+        .where(or_(j.uncertain, near, j.account_id == PLATFORM_ACCOUNT))
+        .subquery("shown")
+    )
+    totals = _totals_select(judged).subquery("totals")
+    rows = conn.execute(select(totals, shown).select_from(totals.outerjoin(shown, true()))).all()
+    first = rows[0]
+    seen_totals = _Totals(
+        first.balance,
+        first.threshold,
+        first.accounts,
+        first.platform_balance,
+        first.platform_threshold,
+        first.platform_as_of,
+    )
+    shown_rows = [r for r in rows if r.account_id is not None]
+    candidates = [
+        Account(
+            r.account_id,
+            r.as_of,
+            int(r.balance_cents),
+            int(r.threshold_cents),
+            limb_sums(r, since) or NO_SNAPSHOTS,
+        )
+        for r in shown_rows
+        if r.uncertain
+    ]
+    return candidates, _Seen(seen_totals, _near_of(shown_rows, warning))
+
+
+def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime | None) -> Select[Any]:
+    """The statement of ``latest_with_float_bounds``.
 
     Per account the store sums x (seconds from ``since``), y (balance), x², xy and, to bound their
     rounding, finds the largest |y| (then Σ|y| ≤ n·max|y| and Σx|y| ≤ Σx·max|y|, as x ≥ 0). A float
@@ -324,14 +395,13 @@ def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, ho
     projected_low = b + change - ((func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1)
     flat = or_(c.n.is_(None), c.n < 2)
     safe = and_(b >= t, or_(flat, and_(low > 0, projected_low >= t)))
-    query = select(
+    return select(
         latest.c.account_id,
         latest.c.as_of,
         latest.c.balance_cents,
         latest.c.threshold_cents,
         case((safe, False), else_=True).label("uncertain"),
     ).join_from(latest, fit, c.account_id == latest.c.account_id, isouter=True)
-    return list(conn.execute(query).all())
 
 
 HISTORY_SHOWN = 10
@@ -359,6 +429,11 @@ class _Totals:
 
 
 def _totals_in_sql(conn: Connection, latest: Subquery) -> _Totals:
+    return _Totals(*conn.execute(_totals_select(latest)).one())
+
+
+def _totals_select(latest: Any) -> Select[Any]:
+    """The studios' exact total balance and threshold, their count, and the platform's latest snapshot."""
     studio = latest.c.account_id != PLATFORM_ACCOUNT
     is_platform = latest.c.account_id == PLATFORM_ACCOUNT
 
@@ -368,17 +443,14 @@ def _totals_in_sql(conn: Connection, latest: Subquery) -> _Totals:
     def platform_only(column: Any) -> Any:
         return func.max(case((is_platform, column)))
 
-    row = conn.execute(
-        select(
-            exact_sum(studios_only(latest.c.balance_cents)).label("balance"),
-            exact_sum(studios_only(latest.c.threshold_cents)).label("threshold"),
-            func.count(studios_only(latest.c.account_id)).label("accounts"),
-            platform_only(latest.c.balance_cents).label("platform_balance"),
-            platform_only(latest.c.threshold_cents).label("platform_threshold"),
-            platform_only(latest.c.as_of).label("platform_as_of"),
-        )
-    ).one()
-    return _Totals(*row)
+    return select(
+        exact_sum(studios_only(latest.c.balance_cents)).label("balance"),
+        exact_sum(studios_only(latest.c.threshold_cents)).label("threshold"),
+        func.count(studios_only(latest.c.account_id)).label("accounts"),
+        platform_only(latest.c.balance_cents).label("platform_balance"),
+        platform_only(latest.c.threshold_cents).label("platform_threshold"),
+        platform_only(latest.c.as_of).label("platform_as_of"),
+    )
 
 
 def _near_in_sql(conn: Connection, latest: Subquery, warning: float) -> list[tuple[str, int, int, datetime, float]]:
@@ -428,7 +500,9 @@ def _near_of(rows: list[Any], warning: float) -> list[tuple[str, int, int, datet
 def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
     warning = settings.rules.reserve_breach.buffer_warning
     projected = _projection(conn, at, settings, kept=True)
-    if projected.every_latest is not None:  # a past instant: every latest snapshot already read once
+    if projected.seen is not None:  # a past instant on PostgreSQL: read in the projection's statement
+        totals, near = projected.seen.totals, projected.seen.near
+    elif projected.every_latest is not None:  # a past instant: every latest snapshot already read once
         totals, near = _totals_of(projected.every_latest), _near_of(projected.every_latest, warning)
     else:
         latest = latest_snapshots(at, conn.dialect.name)

@@ -83,7 +83,7 @@ def window_sums(
     conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None = None
 ) -> dict[str, Sums]:
     """Each account's sums over its snapshots in ``[since, at]`` (only ``accounts`` when given)."""
-    if to_micros(at) - to_micros(since) >= LIMB_WINDOW_MICROS:
+    if not limbs_hold(since, at):
         return _summed_in_python(conn, since, at, accounts)
     try:
         return _summed_in_sql(conn, since, at, accounts)
@@ -91,6 +91,11 @@ def window_sums(
         if "overflow" not in str(exc):
             raise
         return _summed_in_python(conn, since, at, accounts)
+
+
+def limbs_hold(since: datetime, at: datetime) -> bool:
+    """The window ``[since, at]`` is short enough for ``limb_parts`` to stay inside 64 bits."""
+    return to_micros(at) - to_micros(since) < LIMB_WINDOW_MICROS
 
 
 def _chunks(accounts: Sequence[str] | None) -> Iterable[Sequence[str] | None]:
@@ -128,13 +133,15 @@ def _constant(value: int) -> ColumnElement[int]:
     return literal_column(str(value), Integer)
 
 
-def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None) -> dict[str, Sums]:
+def limb_parts(since: datetime) -> tuple[ColumnElement[Any], ...]:
+    """The aggregates over snapshots (x from ``since``) that ``limb_sums`` recombines into exact sums:
+    every product and sum stays inside 64 bits (a window shorter than ``LIMB_WINDOW_MICROS``)."""
     s = reserve_snapshots.c
     x = micros_between(literal(since, type_=s.as_of.type), s.as_of)
     xh, xl = x.bitwise_rshift(_constant(X_BITS)), x.bitwise_and(_constant((1 << X_BITS) - 1))
     y = s.balance_cents
     yh, yl = y.bitwise_rshift(_constant(Y_BITS)), y.bitwise_and(_constant((1 << Y_BITS) - 1))
-    parts = (
+    return (
         func.count().label("n"),
         func.sum(x).label("sx"),
         func.sum(yh).label("yh"),
@@ -147,21 +154,29 @@ def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Se
         func.sum(xl * yh).label("xl_yh"),
         func.sum(xl * yl).label("xl_yl"),
     )
-    origin = to_micros(since)
+
+
+def limb_sums(r: Any, since: datetime) -> Sums | None:
+    """The exact sums (x from the epoch) of a row holding ``limb_parts``; None over no snapshots."""
+    if not r.n:
+        return None
+    sy = (int(r.yh) << Y_BITS) + int(r.yl)
+    sxx = (int(r.hh) << (2 * X_BITS)) + (int(r.hl) << (X_BITS + 1)) + int(r.ll)
+    sxy = (int(r.xh_yh) << (X_BITS + Y_BITS)) + (int(r.xh_yl) << X_BITS) + (int(r.xl_yh) << Y_BITS) + int(r.xl_yl)
+    return Sums(int(r.n), int(r.sx), sy, sxx, sxy).shifted(to_micros(since))
+
+
+def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None) -> dict[str, Sums]:
+    parts = limb_parts(since)
     out: dict[str, Sums] = {}
     for chunk in _chunks(accounts):
         query = per_account(parts, since, at, conn.dialect.name)
         if chunk is not None:
             query = query.where(reserve_accounts.c.account_id.in_(chunk))
         for r in conn.execute(query):
-            if not r.n:
-                continue
-            sy = (int(r.yh) << Y_BITS) + int(r.yl)
-            sxx = (int(r.hh) << (2 * X_BITS)) + (int(r.hl) << (X_BITS + 1)) + int(r.ll)
-            sxy = (
-                (int(r.xh_yh) << (X_BITS + Y_BITS)) + (int(r.xh_yl) << X_BITS) + (int(r.xl_yh) << Y_BITS) + int(r.xl_yl)
-            )
-            out[r.account_id] = Sums(int(r.n), int(r.sx), sy, sxx, sxy).shifted(origin)
+            sums = limb_sums(r, since)
+            if sums is not None:
+                out[r.account_id] = sums
     return out
 
 
