@@ -20,6 +20,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics import reserves
 from payoutwatch.metrics.reserves import Projection, accounts_at, project, projected_breaches
@@ -215,3 +216,10 @@ def test_the_dashboard_read_in_one_pass_at_a_past_instant_equals_every_other_pat
         )
         shown = [{k: v for k, v in p.items() if k != "history"} for p in one_pass["projected_breaches"]]
         assert shown == [p.as_json() for p in expected], at
+        since = at - timedelta(days=lookback_days)
+        for breach in one_pass["projected_breaches"][: reserves.HISTORY_SHOWN]:
+            assert breach["history"] == [
+                {"as_of": iso(t), "balance_cents": known[(account, t)][0]}
+                for account, t in sorted(known)
+                if account == breach["account_id"] and since <= t <= at
+            ], at

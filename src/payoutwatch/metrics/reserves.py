@@ -407,15 +407,22 @@ def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime |
 HISTORY_SHOWN = 10
 
 
-def account_history(conn: Connection, account: str, at: datetime, days: float) -> list[dict[str, Any]]:
-    """The account's snapshots in ``[at − days, at]`` (for the projection chart)."""
+def account_histories(
+    conn: Connection, accounts: list[str], at: datetime, days: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Each account's snapshots in ``[at − days, at]`` (for the projection chart), in one statement."""
+    if not accounts:
+        return {}
     s = reserve_snapshots.c
     rows = conn.execute(
-        select(s.as_of, s.balance_cents)
-        .where(s.account_id == account, s.as_of >= at - timedelta(days=days), s.as_of <= at)
-        .order_by(s.as_of)
+        select(s.account_id, s.as_of, s.balance_cents)
+        .where(s.account_id.in_(accounts), s.as_of >= at - timedelta(days=days), s.as_of <= at)
+        .order_by(s.account_id, s.as_of)
     ).all()
-    return [{"as_of": iso(r.as_of), "balance_cents": int(r.balance_cents)} for r in rows]
+    out: dict[str, list[dict[str, Any]]] = {account: [] for account in accounts}
+    for r in rows:
+        out[r.account_id].append({"as_of": iso(r.as_of), "balance_cents": int(r.balance_cents)})
+    return out
 
 
 @dataclass(frozen=True)
@@ -513,6 +520,12 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
             p.status == PayoutStatus.HELD.value, p.hold_reason == RESERVE_CAP
         )
     ).one()
+    histories = account_histories(
+        conn,
+        [p.account_id for p in projected.breaches[:HISTORY_SHOWN]],
+        at,
+        settings.rules.reserve_breach.lookback_days,
+    )
     return {
         "at": iso(at),
         "accounts": int(totals.accounts),
@@ -542,12 +555,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
         ],
         "held_payouts": {"count": int(held_count), "amount_cents": held_cents or 0},
         "projected_breaches": [
-            {
-                **p.as_json(),
-                "history": account_history(conn, p.account_id, at, settings.rules.reserve_breach.lookback_days),
-            }
-            if i < HISTORY_SHOWN
-            else p.as_json()
+            {**p.as_json(), "history": histories[p.account_id]} if i < HISTORY_SHOWN else p.as_json()
             for i, p in enumerate(projected.breaches)
         ],
     }
