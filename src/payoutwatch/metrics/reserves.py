@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Float, and_, case, cast, func, literal, or_, select, true, union_all
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import FromClause, Select, Subquery
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
@@ -263,11 +264,14 @@ def _projection(conn: Connection, at: datetime, settings: Settings, *, kept: boo
         if accounts is not None:
             return _Projected(breaches(accounts, horizon.at), None)
     since = at - lookback
-    if conn.dialect.name == "postgresql" and limbs_hold(since, at):
-        candidates, seen = _decided_in_one_pass(
-            conn, at, since, horizon.at, settings.rules.reserve_breach.buffer_warning
-        )
-        return _Projected(breaches(candidates, horizon.at), seen=seen)
+    if limbs_hold(since, at):
+        warning = settings.rules.reserve_breach.buffer_warning
+        try:
+            candidates, seen = _decided_in_one_pass(conn, at, since, horizon.at, warning)
+            return _Projected(breaches(candidates, horizon.at), seen=seen)
+        except OperationalError as exc:  # SQLite's sum() past 2^63 (see window_sums): the sums in Python
+            if "overflow" not in str(exc):
+                raise
     every_latest = latest_with_float_bounds(conn, at, since, horizon.at)
     uncertain = [r for r in every_latest if r.uncertain]
     every = len(uncertain) * 3 > accounts_count  # a pass over every account beats many lists of ids
@@ -296,27 +300,36 @@ def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, ho
 def _decided_in_one_pass(
     conn: Connection, at: datetime, since: datetime, horizon: datetime | None, warning: float
 ) -> tuple[list[Account], _Seen]:
-    """``latest_with_float_bounds`` and, in the same statement (PostgreSQL), the exact sums of the accounts
-    that may breach, the dashboard's totals and its accounts near their threshold.
+    """``latest_with_float_bounds`` and, in the same statement, the exact sums of the accounts that may
+    breach, the dashboard's totals and its accounts near their threshold.
 
-    The exact sums are a ``LATERAL`` aggregate over the account's window (``limb_parts``) whose condition
-    holds the account's ``uncertain`` flag: PostgreSQL runs it only for those accounts (a one-time filter
-    per account), so the others' snapshots are read once, by the float sums. Only the totals and the rows
-    the dashboard shows or decides come back: the accounts near their threshold, those that may breach and
+    The exact sums (``limb_parts``) are read only for the accounts that may breach: on PostgreSQL a
+    ``LATERAL`` aggregate whose condition holds the account's ``uncertain`` flag (a one-time filter per
+    account), on SQLite a join of those accounts with their windows. Only the totals and the rows the
+    dashboard shows or decides come back: the accounts near their threshold, those that may breach and
     the platform's account.
     """
-    judged = _judged(conn, at, since, horizon).cte("judged")
+    judged = _judged(conn, at, since, horizon).cte("judged").prefix_with("MATERIALIZED")
     j, s = judged.c, reserve_snapshots.c
-    exact = (
-        select(*limb_parts(since))
-        .where(s.account_id == j.account_id, s.as_of >= since, s.as_of <= at, j.uncertain)
-        .lateral("exact")
-    )
+    window = and_(s.account_id == j.account_id, s.as_of >= since, s.as_of <= at)
+    sums: FromClause
+    if conn.dialect.name == "postgresql":
+        sums = select(*limb_parts(since)).where(window, j.uncertain).lateral("exact")
+        joined = judged.join(sums, true())
+    else:
+        sums = (
+            select(j.account_id.label("exact_id"), *limb_parts(since))
+            .join_from(judged, reserve_snapshots, window)
+            .where(j.uncertain)
+            .group_by(j.account_id)
+            .subquery("exact")
+        )
+        joined = judged.outerjoin(sums, sums.c.exact_id == j.account_id)
     buffer = (cast(j.balance_cents, Float) - j.threshold_cents) / j.threshold_cents
     near = and_(j.account_id != PLATFORM_ACCOUNT, case((j.threshold_cents > 0, buffer < warning), else_=False))
     shown = (
-        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *exact.c)
-        .select_from(judged.join(exact, true()))
+        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *sums.c)
+        .select_from(joined)
         .where(or_(j.uncertain, near, j.account_id == PLATFORM_ACCOUNT))
         .subquery("shown")
     )
@@ -370,10 +383,7 @@ def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime |
         func.min(y).label("y_min"),
     )
     fit_sums = per_account(parts, since, at, conn.dialect.name)
-    # SQLite would push the join into both arms of ``latest``'s UNION ALL and sum every account twice
-    fit = fit_sums.cte("fit").prefix_with("MATERIALIZED") if conn.dialect.name == "sqlite" else fit_sums.subquery("fit")
-    latest = latest_snapshots(at, conn.dialect.name)
-    c = fit.c
+    c = fit_sums.subquery("fit").c
     g = (c.n + 4) * (8 * UNIT_ROUNDOFF)
     y_abs = case((c.y_max > -c.y_min, c.y_max), else_=-c.y_min)  # the largest |y|
     say, sxay = c.n * y_abs, c.sx * y_abs  # bounds on Σ|y| and Σx|y| (x ≥ 0)
@@ -385,16 +395,22 @@ def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime |
     low, high = denominator - e_denominator, denominator + e_denominator
     numerator_low = numerator - e_numerator
     slope_low = case((numerator_low >= 0, numerator_low / high), else_=numerator_low / low)
+    bounds = select(c.account_id, c.n, low.label("low"), case((low > 0, slope_low)).label("slope_low"))
+    # SQLite would push the join into both arms of ``latest``'s UNION ALL and sum every account twice;
+    # materialized, it also computes each account's bounds once instead of once per use
+    fit = bounds.cte("fit").prefix_with("MATERIALIZED") if conn.dialect.name == "sqlite" else bounds.subquery("bounds")
+    latest = latest_snapshots(at, conn.dialect.name)
+    c = fit.c
     ahead = (
         elapsed(latest.c.as_of, literal(horizon, type_=reserve_snapshots.c.as_of.type))
         if horizon is not None
         else literal(0.0)
     )
     b, t = latest.c.balance_cents, latest.c.threshold_cents
-    change = slope_low * ahead
+    change = c.slope_low * ahead
     projected_low = b + change - ((func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1)
     flat = or_(c.n.is_(None), c.n < 2)
-    safe = and_(b >= t, or_(flat, and_(low > 0, projected_low >= t)))
+    safe = and_(b >= t, or_(flat, and_(c.low > 0, projected_low >= t)))
     return select(
         latest.c.account_id,
         latest.c.as_of,
