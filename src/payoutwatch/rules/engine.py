@@ -8,12 +8,15 @@ its finding clears (or, for staged rules, reaches a more urgent stage).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+import pydantic_core
+from sqlalchemy import Connection, Result, Row, bindparam, insert, select, update
 
 from payoutwatch.config import Settings
 from payoutwatch.rules.registry import stage_event, stage_rank
@@ -36,15 +39,11 @@ def apply_findings(
 ) -> list[Transition]:
     """Record every transition the findings imply for the given rules (caller owns the transaction)."""
     by_key = {f.key: f for f in findings}
-    firing = {
-        row.key: row
-        for row in conn.execute(
-            select(alerts).where(alerts.c.state == AlertState.FIRING.value, alerts.c.rule.in_(rules))
-        )
-    }
+    firing = _firing(conn, rules)
     holds = _holds(conn, rules)
     out: list[Transition] = []
     new: list[Finding] = []
+    diff = _Diff(conn, firing)
     for key, finding in by_key.items():
         alert = firing.get(key)
         if alert is None:
@@ -54,10 +53,11 @@ def apply_findings(
             ):
                 continue
             new.append(finding)
+        elif finding.stage == alert.stage:
+            diff.compare(alert, finding)
         else:
-            changed = _restage(conn, alert, finding, at=at, now=now, settings=settings)
-            if changed is not None:
-                out.append(changed)
+            out.append(_restage(conn, alert, finding, at=at, now=now, settings=settings))
+    _rewrite(conn, diff, at=at)
     out += _fire(conn, new, at=at, now=now, settings=settings)
     for key, alert in firing.items():
         if key not in by_key:
@@ -67,6 +67,94 @@ def apply_findings(
             conn.execute(update(alerts).where(alerts.c.id == hold.id).values(finding_cleared_at=at))
             _history(conn, hold, Action.FINDING_CLEARED, at=at, now=now)
     return out
+
+
+def details_digest(details: dict[str, Any]) -> str:
+    """A digest of the details as JSON, stored beside them: equal details give equal digests.
+
+    Serialized by pydantic-core (about 1 µs, against 4 µs to decode the stored JSON); a detail
+    that changes, even from infinity to NaN, changes the text and so the digest.
+    """
+    text = pydantic_core.to_json(details, inf_nan_mode="constants")
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def _firing(conn: Connection, rules: set[RuleId]) -> dict[str, Row[Any]]:
+    """The firing alerts of these rules by key, with only what comparing them with a finding needs."""
+    a = alerts.c
+    query = select(a.id, a.key, a.stage, a.summary, a.details_digest).where(
+        a.state == AlertState.FIRING.value, a.rule.in_(rules)
+    )
+    rows: Result[Any] = conn.execute(query)
+    return {row.key: row for row in rows}
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    alert_id: int
+    finding: Finding
+    digest: str
+
+
+class _Diff:
+    """Compares findings with their firing alerts by digest, or by decoded details for alerts that have none."""
+
+    def __init__(self, conn: Connection, firing: dict[str, Row[Any]]) -> None:
+        undigested = [row.id for row in firing.values() if row.details_digest is None]
+        self.stored = _details_of(conn, undigested) if undigested else {}
+        self.rewrites: list[_Rewrite] = []
+        self.digests: list[dict[str, Any]] = []  # unchanged alerts written before revision 0016
+
+    def compare(self, alert: Row[Any], finding: Finding) -> None:
+        digest = details_digest(finding.details)
+        if alert.details_digest is None:
+            changed = finding.details != self.stored[alert.id]
+        else:
+            changed = digest != alert.details_digest
+        if changed or finding.summary != alert.summary:
+            self.rewrites.append(_Rewrite(alert.id, finding, digest))
+        elif alert.details_digest is None:
+            self.digests.append({"alert_id": alert.id, "new_digest": digest})
+
+
+def _details_of(conn: Connection, ids: list[int]) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for ident, details in conn.execute(select(alerts.c.id, alerts.c.details).where(alerts.c.id.in_(chunk))):
+            out[ident] = details
+    return out
+
+
+def _rewrite(conn: Connection, diff: _Diff, *, at: datetime) -> None:
+    """Write what changed, in one executemany: details and summaries of alerts that keep their stage, and
+    the digest of unchanged alerts written before revision 0016 (nothing else of theirs)."""
+    by_id = alerts.c.id == bindparam("alert_id")
+    if diff.rewrites:
+        statement = (
+            update(alerts)
+            .where(by_id)
+            .values(
+                summary=bindparam("new_summary"),
+                details=bindparam("new_details"),
+                details_digest=bindparam("new_digest"),
+                owner=bindparam("new_owner"),
+                updated_at=at,
+            )
+        )
+        rows = [
+            {
+                "alert_id": r.alert_id,
+                "new_summary": r.finding.summary,
+                "new_details": r.finding.details,
+                "new_digest": r.digest,
+                "new_owner": r.finding.owner,
+            }
+            for r in diff.rewrites
+        ]
+        conn.execute(statement, rows)
+    if diff.digests:
+        conn.execute(update(alerts).where(by_id).values(details_digest=bindparam("new_digest")), diff.digests)
 
 
 def _holds(conn: Connection, rules: set[RuleId]) -> dict[str, Row[Any]]:
@@ -132,6 +220,7 @@ def _fire(
             "owner": f.owner,
             "summary": f.summary,
             "details": f.details,
+            "details_digest": details_digest(f.details),
             "episode": "pw-" + uuid.uuid4().hex[:16],
             "started_at": at,
             "updated_at": at,
@@ -196,13 +285,15 @@ def _ids_by(conn: Connection, id_column: Any, by: Any, values: list[Any], *where
 
 def _restage(
     conn: Connection, alert: Row[Any], finding: Finding, *, at: datetime, now: datetime, settings: Settings
-) -> Transition | None:
-    values: dict[str, Any] = {"summary": finding.summary, "details": finding.details, "owner": finding.owner}
-    if finding.stage == alert.stage:
-        if finding.details != alert.details or finding.summary != alert.summary:
-            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values, updated_at=at))
-        return None
-    values.update(stage=finding.stage, updated_at=at)
+) -> Transition:
+    values: dict[str, Any] = {
+        "summary": finding.summary,
+        "details": finding.details,
+        "details_digest": details_digest(finding.details),
+        "owner": finding.owner,
+        "stage": finding.stage,
+        "updated_at": at,
+    }
     conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
     fresh = conn.execute(select(alerts).where(alerts.c.id == alert.id)).one()
     more_urgent = stage_rank(finding.rule, finding.stage, settings) > stage_rank(finding.rule, alert.stage, settings)

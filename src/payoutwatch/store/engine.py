@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
 ALERTS_LOCK_KEY = 0x7077616C  # "pwal": one writer of alert state at a time
 BUSY_TIMEOUT_SECONDS = 30

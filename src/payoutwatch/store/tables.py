@@ -196,6 +196,11 @@ alerts = Table(
     Column("owner", Id, nullable=False, comment="the rule's owner, or a credential's owner (a record field)"),
     Column("summary", Text, nullable=False),
     Column("details", JSON, nullable=False),
+    Column(
+        "details_digest",
+        String(32),
+        comment="digest of details as written (rules/engine.py); null before revision 0016",
+    ),
     Column("episode", String(40), nullable=False, comment="label unique to this firing episode"),
     Column("started_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
