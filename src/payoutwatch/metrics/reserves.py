@@ -11,9 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Float, and_, case, cast, func, literal, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import FromClause, Select, Subquery
 
@@ -21,14 +36,23 @@ from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP
 from payoutwatch.schedule import schedule_of
-from payoutwatch.store.regression import Sums, limb_parts, limb_sums, limbs_hold, per_account, window_sums
+from payoutwatch.store.regression import (
+    Instant,
+    Sums,
+    as_instant,
+    limb_parts,
+    limb_sums,
+    limbs_hold,
+    per_account,
+    window_sums,
+)
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import reserve_accounts, reserve_fits, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed, to_micros
 from payoutwatch.vocabulary import PayoutStatus
 
 
-def latest_snapshots(at: datetime, dialect: str) -> Subquery:
+def latest_snapshots(at: Instant, dialect: str) -> Subquery:
     """``(account_id, as_of, balance_cents, threshold_cents)`` of each account's latest snapshot ≤ at.
 
     Accounts whose newest snapshot is not after ``at`` (every account, when ``at`` is now) are read
@@ -286,6 +310,7 @@ def _projection(conn: Connection, at: datetime, settings: Settings, *, kept: boo
 
 
 UNIT_ROUNDOFF = 2.0**-53
+INSTANT = reserve_snapshots.c.as_of.type
 
 
 def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, horizon: datetime | None) -> list[Any]:
@@ -294,7 +319,7 @@ def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, ho
     One pass reads both (at a past instant most accounts need an index seek for their latest snapshot,
     so the dashboard's totals and accounts near their threshold are taken from these rows too).
     """
-    return list(conn.execute(_judged(conn, at, since, horizon)).all())
+    return list(conn.execute(_judged(conn.dialect.name, at, since, horizon)).all())
 
 
 def _decided_in_one_pass(
@@ -309,32 +334,8 @@ def _decided_in_one_pass(
     dashboard shows or decides come back: the accounts near their threshold, those that may breach and
     the platform's account.
     """
-    judged = _judged(conn, at, since, horizon).cte("judged").prefix_with("MATERIALIZED")
-    j, s = judged.c, reserve_snapshots.c
-    window = and_(s.account_id == j.account_id, s.as_of >= since, s.as_of <= at)
-    sums: FromClause
-    if conn.dialect.name == "postgresql":
-        sums = select(*limb_parts(since)).where(window, j.uncertain).lateral("exact")
-        joined = judged.join(sums, true())
-    else:
-        sums = (
-            select(j.account_id.label("exact_id"), *limb_parts(since))
-            .join_from(judged, reserve_snapshots, window)
-            .where(j.uncertain)
-            .group_by(j.account_id)
-            .subquery("exact")
-        )
-        joined = judged.outerjoin(sums, sums.c.exact_id == j.account_id)
-    buffer = (cast(j.balance_cents, Float) - j.threshold_cents) / j.threshold_cents
-    near = and_(j.account_id != PLATFORM_ACCOUNT, case((j.threshold_cents > 0, buffer < warning), else_=False))
-    shown = (
-        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *sums.c)
-        .select_from(joined)
-        .where(or_(j.uncertain, near, j.account_id == PLATFORM_ACCOUNT))
-        .subquery("shown")
-    )
-    totals = _totals_select(judged).subquery("totals")
-    rows = conn.execute(select(totals, shown).select_from(totals.outerjoin(shown, true()))).all()
+    params = {"at": at, "since": since, "horizon": horizon, "warning": warning}
+    rows = conn.execute(_one_pass(conn.dialect.name, horizon is not None), params).all()
     first = rows[0]
     seen_totals = _Totals(
         first.balance,
@@ -359,7 +360,42 @@ def _decided_in_one_pass(
     return candidates, _Seen(seen_totals, _near_of(shown_rows, warning))
 
 
-def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime | None) -> Select[Any]:
+@cache
+def _one_pass(dialect: str, has_horizon: bool) -> Select[Any]:
+    """The statement of ``_decided_in_one_pass``, built once per dialect: ``at``, ``since``, ``horizon`` and
+    ``warning`` are bound when it runs."""
+    at, since = bindparam("at", type_=INSTANT), bindparam("since", type_=INSTANT)
+    horizon = bindparam("horizon", type_=INSTANT) if has_horizon else None
+    warning = bindparam("warning", type_=Float())
+    judged = _judged(dialect, at, since, horizon).cte("judged").prefix_with("MATERIALIZED")
+    j, s = judged.c, reserve_snapshots.c
+    window = and_(s.account_id == j.account_id, s.as_of >= since, s.as_of <= at)
+    sums: FromClause
+    if dialect == "postgresql":
+        sums = select(*limb_parts(since)).where(window, j.uncertain).lateral("exact")
+        joined = judged.join(sums, true())
+    else:
+        sums = (
+            select(j.account_id.label("exact_id"), *limb_parts(since))
+            .join_from(judged, reserve_snapshots, window)
+            .where(j.uncertain)
+            .group_by(j.account_id)
+            .subquery("exact")
+        )
+        joined = judged.outerjoin(sums, sums.c.exact_id == j.account_id)
+    buffer = (cast(j.balance_cents, Float) - j.threshold_cents) / j.threshold_cents
+    near = and_(j.account_id != PLATFORM_ACCOUNT, case((j.threshold_cents > 0, buffer < warning), else_=False))
+    shown = (
+        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *sums.c)
+        .select_from(joined)
+        .where(or_(j.uncertain, near, j.account_id == PLATFORM_ACCOUNT))
+        .subquery("shown")
+    )
+    totals = _totals_select(judged).subquery("totals")
+    return select(totals, shown).select_from(totals.outerjoin(shown, true()))
+
+
+def _judged(dialect: str, at: Instant, since: Instant, horizon: Instant | None) -> Select[Any]:
     """The statement of ``latest_with_float_bounds``.
 
     Per account the store sums x (seconds from ``since``), y (balance), x², xy and, to bound their
@@ -371,7 +407,7 @@ def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime |
     projection then cannot round below it.
     """
     s = reserve_snapshots.c
-    x = elapsed(literal(since, type_=s.as_of.type), s.as_of)
+    x = elapsed(as_instant(since), s.as_of)
     y = cast(s.balance_cents, Float)
     parts = (
         func.count().label("n"),
@@ -382,7 +418,7 @@ def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime |
         func.max(y).label("y_max"),
         func.min(y).label("y_min"),
     )
-    fit_sums = per_account(parts, since, at, conn.dialect.name)
+    fit_sums = per_account(parts, since, at, dialect)
     c = fit_sums.subquery("fit").c
     g = (c.n + 4) * (8 * UNIT_ROUNDOFF)
     y_abs = case((c.y_max > -c.y_min, c.y_max), else_=-c.y_min)  # the largest |y|
@@ -398,14 +434,10 @@ def _judged(conn: Connection, at: datetime, since: datetime, horizon: datetime |
     bounds = select(c.account_id, c.n, low.label("low"), case((low > 0, slope_low)).label("slope_low"))
     # SQLite would push the join into both arms of ``latest``'s UNION ALL and sum every account twice;
     # materialized, it also computes each account's bounds once instead of once per use
-    fit = bounds.cte("fit").prefix_with("MATERIALIZED") if conn.dialect.name == "sqlite" else bounds.subquery("bounds")
-    latest = latest_snapshots(at, conn.dialect.name)
+    fit = bounds.cte("fit").prefix_with("MATERIALIZED") if dialect == "sqlite" else bounds.subquery("bounds")
+    latest = latest_snapshots(at, dialect)
     c = fit.c
-    ahead = (
-        elapsed(latest.c.as_of, literal(horizon, type_=reserve_snapshots.c.as_of.type))
-        if horizon is not None
-        else literal(0.0)
-    )
+    ahead = elapsed(latest.c.as_of, as_instant(horizon)) if horizon is not None else literal(0.0)
     b, t = latest.c.balance_cents, latest.c.threshold_cents
     change = c.slope_low * ahead
     projected_low = b + change - ((func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1)

@@ -18,11 +18,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, func, literal, literal_column, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.exc import OperationalError
 
 from payoutwatch.store.tables import reserve_accounts, reserve_snapshots
 from payoutwatch.store.types import micros_between, to_micros
+
+Instant = datetime | BindParameter[datetime]  # a value, or a parameter bound when a cached statement runs
 
 X_BITS = 20  # x = xh · 2^20 + xl
 Y_BITS = 24  # y = yh · 2^24 + yl (arithmetic shift: yh carries the sign, 0 ≤ yl < 2^24)
@@ -106,7 +119,7 @@ def _chunks(accounts: Sequence[str] | None) -> Iterable[Sequence[str] | None]:
         yield accounts[start : start + IN_CHUNK]
 
 
-def per_account(parts: Sequence[ColumnElement[Any]], since: datetime, at: datetime, dialect: str) -> Select[Any]:
+def per_account(parts: Sequence[ColumnElement[Any]], since: Instant, at: Instant, dialect: str) -> Select[Any]:
     """``account_id`` and the aggregates ``parts`` over each account's snapshots in ``[since, at]``.
 
     Each account reads its own index range: a ``LATERAL`` aggregate on PostgreSQL (its planner would
@@ -133,11 +146,16 @@ def _constant(value: int) -> ColumnElement[int]:
     return literal_column(str(value), Integer)
 
 
-def limb_parts(since: datetime) -> tuple[ColumnElement[Any], ...]:
+def as_instant(value: Instant) -> ColumnElement[datetime]:
+    """An instant in a statement: the parameter itself, or the value bound as the store holds instants."""
+    return value if isinstance(value, BindParameter) else literal(value, type_=reserve_snapshots.c.as_of.type)
+
+
+def limb_parts(since: Instant) -> tuple[ColumnElement[Any], ...]:
     """The aggregates over snapshots (x from ``since``) that ``limb_sums`` recombines into exact sums:
     every product and sum stays inside 64 bits (a window shorter than ``LIMB_WINDOW_MICROS``)."""
     s = reserve_snapshots.c
-    x = micros_between(literal(since, type_=s.as_of.type), s.as_of)
+    x = micros_between(as_instant(since), s.as_of)
     xh, xl = x.bitwise_rshift(_constant(X_BITS)), x.bitwise_and(_constant((1 << X_BITS) - 1))
     y = s.balance_cents
     yh, yl = y.bitwise_rshift(_constant(Y_BITS)), y.bitwise_and(_constant((1 << Y_BITS) - 1))
