@@ -415,13 +415,12 @@ def _judged(dialect: str, at: Instant, since: Instant, horizon: Instant | None) 
         func.sum(y).label("sy"),
         func.sum(x * x).label("sxx"),
         func.sum(x * y).label("sxy"),
-        func.max(y).label("y_max"),
-        func.min(y).label("y_min"),
+        cast(func.max(func.abs(s.balance_cents)), Float).label("y_abs"),  # the largest |y|
     )
     fit_sums = per_account(parts, since, at, dialect)
     c = fit_sums.subquery("fit").c
     g = (c.n + 4) * (8 * UNIT_ROUNDOFF)
-    y_abs = case((c.y_max > -c.y_min, c.y_max), else_=-c.y_min)  # the largest |y|
+    y_abs = c.y_abs
     say, sxay = c.n * y_abs, c.sx * y_abs  # bounds on Σ|y| and Σx|y| (x ≥ 0)
     e_sx, e_sy, e_sxx, e_sxy = g * c.sx, g * say, g * c.sxx, g * sxay
     numerator = c.n * c.sxy - c.sx * c.sy
