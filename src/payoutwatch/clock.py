@@ -35,9 +35,9 @@ def iso(instant: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z``, seconds precision unless there are microseconds."""
     if instant is None:
         return None
-    utc = to_utc(instant)
+    utc = instant if instant.tzinfo is UTC else to_utc(instant)  # instants read from the store are UTC
     text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    return text[:-6] + "Z"  # "+00:00", the offset of every UTC instant
 
 
 def format_duration(seconds: float | None) -> str:

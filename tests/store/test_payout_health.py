@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 from sqlalchemy import Engine
 
 from payoutwatch.config import Settings
 from payoutwatch.metrics import compute
+from payoutwatch.metrics.payout_health import CYCLES_SHOWN
 from tests.conftest import utc
 from tests.helpers import load, payout, run
 
@@ -142,3 +145,22 @@ def test_missing_counts_are_derived_from_the_ledger_as_of_at(store: Engine, sett
 
 def test_next_run_is_strictly_after_at(store: Engine, settings: Settings) -> None:
     assert health(store, settings, C1)["next_run_at"] == "2026-03-19T10:00:00Z"
+
+
+def test_the_prior_cycle_is_found_behind_many_cycles_off_the_schedule(store: Engine, settings: Settings) -> None:
+    """The cycle before the newest is read with the shown ones unless more than a page of cycles that
+    are not on the schedule lie between them; then its runs are read on their own."""
+    off_schedule = [
+        run(f"off{k}", C1 + timedelta(hours=2 + k), scheduled_for=C1 + timedelta(hours=1 + k), cad_processed_cents=1)
+        for k in range(CYCLES_SHOWN)
+    ]
+    on_schedule = [
+        run("a", utc(2026, 3, 5, 11, 1), scheduled_for=C1, cad_processed_cents=1000),
+        run("b", utc(2026, 3, 19, 10, 1), scheduled_for=C2, cad_processed_cents=1200),
+    ]
+    load(store, settings, "job_runs", on_schedule + off_schedule, NOW)
+    fig = health(store, settings, utc(2026, 3, 20))
+    assert len(fig["cycles"]) == CYCLES_SHOWN and fig["cycles"][0]["scheduled_for"] == "2026-03-19T10:00:00Z"
+    assert all(row["cad_processed_cents"] == 1 for row in fig["cycles"][1:])
+    assert fig["prior_cycle_scheduled_for"] == "2026-03-05T11:00:00Z"
+    assert (fig["current_cycle_cad_cents"], fig["prior_cycle_cad_cents"], fig["cycle_change_pct"]) == (1200, 1000, 20.0)

@@ -6,11 +6,10 @@ Stages: ``ok``, one per reminder day (``30d``, ``14d``, ``7d``), ``3d`` (escalat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from payoutwatch.clock import iso
 from payoutwatch.config import CredentialExpirySettings, Settings
@@ -20,16 +19,27 @@ from payoutwatch.vocabulary import CredentialStage, days_stage
 
 
 def stage_for(days_left: int | None, rule: CredentialExpirySettings) -> str:
-    if days_left is None:
+    return _Stages(rule).stage(days_left)
+
+
+class _Stages:
+    """A rule's stages by days left, worked out once for every credential judged by it."""
+
+    def __init__(self, rule: CredentialExpirySettings) -> None:
+        self.escalate_days, self.escalate = rule.escalate_days, days_stage(rule.escalate_days)
+        self.reminders = [(day, days_stage(day)) for day in sorted(rule.reminder_days)]
+
+    def stage(self, days_left: int | None) -> str:
+        if days_left is None:
+            return CredentialStage.OK.value
+        if days_left < 0:
+            return CredentialStage.EXPIRED.value
+        if days_left <= self.escalate_days:
+            return self.escalate
+        for day, stage in self.reminders:
+            if days_left <= day:
+                return stage
         return CredentialStage.OK.value
-    if days_left < 0:
-        return CredentialStage.EXPIRED.value
-    if days_left <= rule.escalate_days:
-        return days_stage(rule.escalate_days)
-    for day in sorted(rule.reminder_days):
-        if days_left <= day:
-            return days_stage(day)
-    return CredentialStage.OK.value
 
 
 def reminder_stages(rule: CredentialExpirySettings) -> tuple[str, ...]:
@@ -41,8 +51,7 @@ def escalation_stages(rule: CredentialExpirySettings) -> tuple[str, ...]:
     return (days_stage(rule.escalate_days), CredentialStage.EXPIRED.value)
 
 
-@dataclass(frozen=True)
-class CredentialFigures:
+class CredentialFigures(NamedTuple):  # a tuple: one is built per credential on every dashboard and evaluation
     credential_id: str
     kind: str
     name: str
@@ -110,36 +119,42 @@ def versions(conn: Connection, credential_id: str, at: datetime, settings: Setti
     return out
 
 
+_c = credentials.c
+_NEWEST = (
+    select(_c.credential_id, func.max(_c.created_at).label("created_at"))
+    .where(_c.created_at <= bindparam("at"))
+    .group_by(_c.credential_id)
+    .subquery()
+)
+# built once: the version of each credential in force at ``at`` (only the columns the figures read)
+_IN_FORCE = select(
+    _c.credential_id, _c.kind, _c.name, _c.owner, _c.created_at, _c.expires_at, _c.rotate_by, _c.fingerprint
+).join(_NEWEST, and_(_c.credential_id == _NEWEST.c.credential_id, _c.created_at == _NEWEST.c.created_at))
+
+
 def in_force(conn: Connection, at: datetime, settings: Settings) -> list[CredentialFigures]:
-    c = credentials.c
-    newest = (
-        select(c.credential_id, func.max(c.created_at).label("created_at"))
-        .where(c.created_at <= at)
-        .group_by(c.credential_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(credentials).join(
-            newest, and_(c.credential_id == newest.c.credential_id, c.created_at == newest.c.created_at)
-        )
-    ).all()
-    rule = settings.rules.credential_expiry
+    stage = _Stages(settings.rules.credential_expiry).stage
+    max_age = {kind: timedelta(days=days) for kind, days in settings.credentials.max_age_days.items()}
     out = []
-    for row in rows:
-        due = due_date(row, settings)
+    for credential_id, kind, name, owner, created_at, expires_at, rotate_by, fingerprint in conn.execute(
+        _IN_FORCE, {"at": at}
+    ).all():
+        due: datetime | None = expires_at or rotate_by  # as ``due_date``
+        if due is None and kind in max_age:
+            due = created_at + max_age[kind]
         days_left = days_floor(due - at) if due is not None else None
         out.append(
             CredentialFigures(
-                credential_id=row.credential_id,
-                kind=row.kind,
-                name=row.name,
-                owner=row.owner,
-                created_at=row.created_at,
-                due_at=due,
-                days_left=days_left,
-                age_days=days_floor(at - row.created_at),
-                stage=stage_for(days_left, rule),
-                fingerprint=row.fingerprint,
+                credential_id,
+                kind,
+                name,
+                owner,
+                created_at,
+                due,
+                days_left,
+                days_floor(at - created_at),
+                stage(days_left),
+                fingerprint,
             )
         )
     far = datetime.max.replace(tzinfo=at.tzinfo)

@@ -7,28 +7,61 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, case, func, select, true
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics.common import as_number, percentile, ratio, window_start
-from payoutwatch.metrics.runs import runs_known_at, select_runs
+from payoutwatch.metrics.runs import RUNS, runs_known_at
 from payoutwatch.store.sums import exact_sum
 from payoutwatch.store.tables import job_runs, manual_payouts
 from payoutwatch.store.types import elapsed
 
+_r = job_runs.c
+_m = manual_payouts.c
+# Statements built once: only the values bound (job, since, at) change per call.
+_RUNS_IN_WINDOW = (
+    (_r.job == bindparam("job")) & (_r.started_at > bindparam("since")) & (_r.started_at <= bindparam("at"))
+)
+_AUTOMATED = select(
+    exact_sum(_r.cad_processed_cents).label("reported"),
+    func.count(case((_r.cad_processed_cents.is_(None), 1))).label("unreported"),
+).where(_RUNS_IN_WINDOW)
+_UNREPORTED = RUNS.where(_r.started_at > bindparam("since"), _r.cad_processed_cents.is_(None))
+_IN_WINDOW = (_m.detected_at > bindparam("since")) & (_m.detected_at <= bindparam("at"))
+_MANUAL = select(func.count().label("count"), exact_sum(_m.amount_cents).label("total")).where(_IN_WINDOW)
+_manual, _automated = _MANUAL.subquery(), _AUTOMATED.subquery()
+_FIGURES = select(_manual.c.count, _manual.c.total, _automated.c.reported, _automated.c.unreported).select_from(
+    _manual.join(_automated, true())  # two one-row aggregates side by side: one round trip
+)
+_COMPLETED = _m.completed_at.is_not(None) & (_m.completed_at <= bindparam("at"))
+_WINDOW_PAYOUTS = (
+    select(
+        _m.id,
+        _m.studio_id,
+        _m.amount_cents,
+        _m.detected_at,
+        _m.reason,
+        case((_COMPLETED, elapsed(_m.detected_at, _m.completed_at))).label("took_s"),
+    )
+    .where(_IN_WINDOW)
+    .order_by(_m.detected_at)
+)
+
 
 def automated_cents(conn: Connection, at: datetime, since: datetime, settings: Settings) -> int:
     """CAD processed by runs started in ``(since, at]`` (derived from payouts where not reported)."""
-    r = job_runs.c
-    base = select_runs(settings.schedule.job, at).where(r.started_at > since)
-    reported = conn.execute(
-        select(exact_sum(r.cad_processed_cents)).where(
-            r.job == settings.schedule.job, r.started_at <= at, r.started_at > since
-        )
-    ).scalar_one()
-    unreported = conn.execute(base.where(r.cad_processed_cents.is_(None))).all()
-    derived = sum(f.cad_processed_cents or 0 for f in runs_known_at(unreported, conn, at, counts=False))
+    window = {"job": settings.schedule.job, "since": since, "at": at}
+    reported, unreported = conn.execute(_AUTOMATED, window).one()
+    return _automated_total(conn, window, reported, unreported)
+
+
+def _automated_total(conn: Connection, window: dict[str, Any], reported: int | None, unreported: int) -> int:
+    derived = 0
+    if unreported:
+        rows = conn.execute(_UNREPORTED, window).all()
+        figures = runs_known_at(rows, conn, window["at"], counts=False)
+        derived = sum(f.cad_processed_cents or 0 for f in figures)
     return (reported or 0) + derived
 
 
@@ -47,46 +80,36 @@ class FallbackFigures:
 def fallback_figures(conn: Connection, at: datetime, settings: Settings) -> FallbackFigures:
     days = settings.rules.fallback_volume.window_days
     since = window_start(at, days)
-    m = manual_payouts.c
-    in_window = (m.detected_at > since) & (m.detected_at <= at)
-    count, total = conn.execute(select(func.count(), exact_sum(m.amount_cents)).where(in_window)).one()
-    automated = automated_cents(conn, at, since, settings)
+    window = {"job": settings.schedule.job, "since": since, "at": at}
+    count, total, reported, unreported = conn.execute(_FIGURES, window).one()
+    automated = _automated_total(conn, window, reported, unreported)
     fallback = total or 0
     return FallbackFigures(as_number(days), since, int(count), fallback, automated, ratio(fallback, automated))
 
 
 def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
-    figures = fallback_figures(conn, at, settings)
-    since = figures.since
-    m = manual_payouts.c
-    in_window = (m.detected_at > since) & (m.detected_at <= at)
-    completed = m.completed_at.is_not(None) & (m.completed_at <= at)
-    durations = sorted(
-        float(d) for (d,) in conn.execute(select(elapsed(m.detected_at, m.completed_at)).where(in_window, completed))
-    )
-    open_count, oldest_open = conn.execute(
-        select(func.count(), func.min(m.detected_at)).where(in_window, ~completed)
-    ).one()
-    open_rows = conn.execute(
-        select(m.id, m.studio_id, m.amount_cents, m.detected_at, m.reason)
-        .where(in_window, ~completed)
-        .order_by(m.detected_at)
-        .limit(OPEN_SHOWN)
-    ).all()
+    days = settings.rules.fallback_volume.window_days
+    since = window_start(at, days)
+    payouts = conn.execute(_WINDOW_PAYOUTS, {"since": since, "at": at}).all()
+    fallback = sum(int(p.amount_cents) for p in payouts)
+    automated = automated_cents(conn, at, since, settings)
+    durations = sorted(float(p.took_s) for p in payouts if p.took_s is not None)
+    still_open = [p for p in payouts if p.took_s is None]  # oldest first
+    oldest_open = still_open[0].detected_at if still_open else None
     return {
         "at": iso(at),
-        "window_days": figures.window_days,
+        "window_days": as_number(days),
         "window_start": iso(since),
-        "manual_payout_count": figures.manual_payout_count,
-        "fallback_cents": figures.fallback_cents,
-        "automated_cents": figures.automated_cents,
-        "fallback_ratio": figures.fallback_ratio,
+        "manual_payout_count": len(payouts),
+        "fallback_cents": fallback,
+        "automated_cents": automated,
+        "fallback_ratio": ratio(fallback, automated),
         "detection_to_completion": {
             "count": len(durations),
             "median_s": _rounded(percentile(durations, 0.5)),
             "p90_s": _rounded(percentile(durations, 0.9)),
             "max_s": _rounded(durations[-1] if durations else None),
-            "open_count": int(open_count),
+            "open_count": len(still_open),
             "oldest_open_s": _rounded((at - oldest_open).total_seconds()) if oldest_open else None,
             "histogram_hours": histogram(durations),
         },
@@ -99,7 +122,7 @@ def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, A
                 "open_s": _rounded((at - r.detected_at).total_seconds()),
                 "reason": r.reason,
             }
-            for r in open_rows
+            for r in still_open[:OPEN_SHOWN]
         ],
     }
 

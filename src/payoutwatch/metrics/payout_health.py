@@ -5,37 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, literal, select, union_all
 
 from payoutwatch.clock import iso
 from payoutwatch.config import Settings
 from payoutwatch.metrics.common import pct
-from payoutwatch.metrics.runs import RunFigures, runs_known_at, runs_of_cycles, select_runs
+from payoutwatch.metrics.runs import RUN_COLUMNS, RunFigures, by_cycle, runs_known_at, runs_of_cycles
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.tables import job_runs
 
 CYCLES_SHOWN = 26  # a year of biweekly cycles
 
 
-def last_run(conn: Connection, at: datetime, settings: Settings) -> RunFigures | None:
-    r = job_runs.c
-    row = conn.execute(
-        select_runs(settings.schedule.job, at).order_by(r.started_at.desc(), r.run_id.desc()).limit(1)
-    ).first()
-    return runs_known_at([row], conn, at)[0] if row is not None else None
-
-
-def recent_cycles(conn: Connection, at: datetime, settings: Settings, limit: int = CYCLES_SHOWN) -> list[datetime]:
-    """Cycles with a run started ≤ at, newest first."""
-    r = job_runs.c
-    q = (
-        select(r.cycle_at)
-        .where(r.job == settings.schedule.job, r.started_at <= at, r.cycle_at.is_not(None))
-        .group_by(r.cycle_at)
-        .order_by(r.cycle_at.desc())
-        .limit(limit)
-    )
-    return [c for (c,) in conn.execute(q)]
+_r = job_runs.c
+_RECENT_CYCLES = (
+    select(_r.cycle_at)
+    .where(_r.job == bindparam("job"), _r.started_at <= bindparam("at"), _r.cycle_at.is_not(None))
+    .group_by(_r.cycle_at)
+    .order_by(_r.cycle_at.desc())
+    .limit(CYCLES_SHOWN + 1)  # one more: the cycle before the newest is usually the one after the shown
+)
+_LAST_RUN: Select[Any] = (
+    select(*RUN_COLUMNS, literal(True).label("is_last"))
+    .where(_r.job == bindparam("job"), _r.started_at <= bindparam("at"))
+    .order_by(_r.started_at.desc(), _r.run_id.desc())
+    .limit(1)
+)
+# One round trip: the last run, and every run of the job's most recent cycles (started ≤ at).
+_HEALTH_RUNS = union_all(
+    select(*RUN_COLUMNS, literal(False).label("is_last")).where(
+        _r.job == bindparam("job"), _r.started_at <= bindparam("at"), _r.cycle_at.in_(_RECENT_CYCLES.scalar_subquery())
+    ),
+    select(_LAST_RUN.subquery()),
+)
 
 
 def _sum(values: list[int | None]) -> int | None:
@@ -64,11 +66,20 @@ def cycle_rows(runs_by_cycle: dict[datetime, list[RunFigures]], cycles: list[dat
 
 def dashboard(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
     schedule = schedule_of(settings)
-    last = last_run(conn, at, settings)
-    cycles = recent_cycles(conn, at, settings)
+    job = settings.schedule.job
+    fetched_runs = conn.execute(_HEALTH_RUNS, {"job": job, "at": at}).all()
+    last_row = next((row for row in fetched_runs if row.is_last), None)
+    cycle_runs = sorted((row for row in fetched_runs if not row.is_last), key=lambda row: row.started_at)
+    fetched = sorted({row.cycle_at for row in cycle_runs}, reverse=True)
+    cycles = fetched[:CYCLES_SHOWN]
     prior_cycle = schedule.previous_before(cycles[0]) if cycles else None
     wanted = set(cycles) | ({prior_cycle} if prior_cycle else set())
-    runs_by_cycle = runs_of_cycles(conn, settings.schedule.job, wanted, at, counts=False)
+    last = runs_known_at([last_row], conn, at)[0] if last_row is not None else None
+    if prior_cycle is not None and len(fetched) > CYCLES_SHOWN and prior_cycle < fetched[-1]:
+        # runs of cycles off the schedule in between: the prior cycle's runs were not fetched
+        runs_by_cycle = runs_of_cycles(conn, job, wanted, at, counts=False)
+    else:
+        runs_by_cycle = by_cycle(runs_known_at([r for r in cycle_runs if r.cycle_at in wanted], conn, at, counts=False))
     rows = cycle_rows(runs_by_cycle, cycles)
     current = rows[0]["cad_processed_cents"] if rows else None
     prior: int | None = None

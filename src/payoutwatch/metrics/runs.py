@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, literal, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, literal, select
 
 from payoutwatch.clock import iso
 from payoutwatch.metrics.common import as_number, ratio, seconds
@@ -129,49 +129,79 @@ def _figures(row: Row[Any], at: datetime, derived: _Derived, latest_in_cycle: di
     )
 
 
+def _paid_statement(*, counts: bool) -> Select[Any]:
+    p = scheduled_payouts.c
+    paid_studios = func.count(p.studio_id.distinct()) if counts else literal(0)
+    return (
+        select(p.scheduled_for, p.run_id, paid_studios, exact_sum(p.amount_cents))
+        .where(p.scheduled_for.in_(bindparam("cycles", expanding=True)))
+        .where(p.status == PayoutStatus.PAID.value)
+        .where(p.paid_at <= bindparam("at"))
+        .group_by(p.scheduled_for, p.run_id)
+    )
+
+
+# Statements built once (and their SQL compiled once per dialect): only the values bound change per call.
+_PAID = {counts: _paid_statement(counts=counts) for counts in (False, True)}
+_SCHEDULED = (
+    select(scheduled_payouts.c.scheduled_for, func.count(scheduled_payouts.c.studio_id.distinct()))
+    .where(scheduled_payouts.c.scheduled_for.in_(bindparam("cycles", expanding=True)))
+    .where(scheduled_payouts.c.status.not_in([PayoutStatus.HELD.value, PayoutStatus.CANCELLED.value]))
+    .group_by(scheduled_payouts.c.scheduled_for)
+)
+_RUNS_OF_CYCLE = (
+    select(job_runs.c.cycle_at, job_runs.c.run_id, job_runs.c.started_at)
+    .where(
+        job_runs.c.cycle_at.in_(bindparam("cycles", expanding=True)),
+        job_runs.c.job.in_(bindparam("jobs", expanding=True)),
+        job_runs.c.started_at <= bindparam("at"),
+    )
+    .order_by(job_runs.c.cycle_at, job_runs.c.started_at, job_runs.c.run_id)
+)
+_r = job_runs.c
+RUN_COLUMNS = (
+    _r.run_id,
+    _r.job,
+    _r.cycle_at,
+    _r.started_at,
+    _r.finished_at,
+    _r.exit_code,
+    _r.studios_scheduled,
+    _r.studios_processed,
+    _r.success_count,
+    _r.error_count,
+    _r.retry_count,
+    _r.cad_processed_cents,
+)
+"""The columns ``runs_known_at`` reads."""
+RUNS: Select[Any] = select(*RUN_COLUMNS).where(
+    job_runs.c.job == bindparam("job"), job_runs.c.started_at <= bindparam("at")
+)
+"""Runs of ``job`` started ≤ ``at`` (bind ``job`` and ``at``)."""
+_RUNS_OF_CYCLES = RUNS.where(job_runs.c.cycle_at.in_(bindparam("cycles", expanding=True))).order_by(
+    job_runs.c.started_at
+)
+
+
 def _derive(conn: Connection, cycles: set[datetime], at: datetime, *, counts: bool) -> _Derived:
     if not cycles:
         return _Derived({}, {}, counts)
-    p = scheduled_payouts.c
-    paid_studios = func.count(p.studio_id.distinct()) if counts else literal(0)
-    paid_q = (
-        select(p.scheduled_for, p.run_id, paid_studios, exact_sum(p.amount_cents))
-        .where(p.scheduled_for.in_(cycles))
-        .where(p.status == PayoutStatus.PAID.value)
-        .where(p.paid_at <= at)
-        .group_by(p.scheduled_for, p.run_id)
-    )
-    paid = {(c, r): (int(n), s or 0) for c, r, n, s in conn.execute(paid_q)}
+    wanted = {"cycles": sorted(cycles), "at": at}
+    paid = {(c, r): (int(n), s or 0) for c, r, n, s in conn.execute(_PAID[counts], wanted)}
     scheduled: dict[datetime, int] = {}
     if counts:
-        scheduled_q = (
-            select(p.scheduled_for, func.count(p.studio_id.distinct()))
-            .where(p.scheduled_for.in_(cycles))
-            .where(p.status.not_in([PayoutStatus.HELD.value, PayoutStatus.CANCELLED.value]))
-            .group_by(p.scheduled_for)
-        )
-        scheduled = {c: int(n) for c, n in conn.execute(scheduled_q)}
+        scheduled = {c: int(n) for c, n in conn.execute(_SCHEDULED, {"cycles": wanted["cycles"]})}
     return _Derived(scheduled, paid, counts)
 
 
 def _latest_per_cycle(conn: Connection, cycles: set[datetime], *, job: set[str], at: datetime) -> dict[datetime, str]:
     if not cycles:
         return {}
-    r = job_runs.c
-    rows = conn.execute(
-        select(r.cycle_at, r.run_id, r.started_at)
-        .where(r.cycle_at.in_(cycles), r.job.in_(job), r.started_at <= at)
-        .order_by(r.cycle_at, r.started_at, r.run_id)
-    )
+    rows = conn.execute(_RUNS_OF_CYCLE, {"cycles": sorted(cycles), "jobs": sorted(job), "at": at})
     latest: dict[datetime, str] = {}
     for cycle, run_id, _started in rows:
         latest[cycle] = run_id
     return latest
-
-
-def select_runs(job: str, at: datetime) -> Any:
-    r = job_runs.c
-    return select(job_runs).where(r.job == job, r.started_at <= at)
 
 
 def runs_of_cycles(
@@ -181,11 +211,14 @@ def runs_of_cycles(
     wanted = set(cycles)
     if not wanted:
         return {}
-    rows = conn.execute(
-        select_runs(job, at).where(job_runs.c.cycle_at.in_(wanted)).order_by(job_runs.c.started_at)
-    ).all()
+    rows = conn.execute(_RUNS_OF_CYCLES, {"job": job, "at": at, "cycles": sorted(wanted)}).all()
+    return by_cycle(runs_known_at(rows, conn, at, counts=counts))
+
+
+def by_cycle(figures: Iterable[RunFigures]) -> dict[datetime, list[RunFigures]]:
+    """Runs grouped by the cycle they serve, in the order given (runs of no cycle left out)."""
     out: dict[datetime, list[RunFigures]] = defaultdict(list)
-    for fig in runs_known_at(rows, conn, at, counts=counts):
+    for fig in figures:
         if fig.scheduled_for is not None:
             out[fig.scheduled_for].append(fig)
     return out

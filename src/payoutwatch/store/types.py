@@ -45,6 +45,19 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError(f"naive datetime {value!r} cannot be stored; instants are UTC-aware")
         return to_micros(value) if dialect.name == "sqlite" else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_sqlite(value: Any) -> datetime | None:  # integer microseconds, read without the generic path
+            return (
+                EPOCH + timedelta(microseconds=value)
+                if type(value) is int
+                else self.process_result_value(value, dialect)
+            )
+
+        return from_sqlite
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
