@@ -26,20 +26,21 @@ class _Stages:
     """A rule's stages by days left, worked out once for every credential judged by it."""
 
     def __init__(self, rule: CredentialExpirySettings) -> None:
+        self.ok, self.expired = CredentialStage.OK.value, CredentialStage.EXPIRED.value
         self.escalate_days, self.escalate = rule.escalate_days, days_stage(rule.escalate_days)
         self.reminders = [(day, days_stage(day)) for day in sorted(rule.reminder_days)]
 
     def stage(self, days_left: int | None) -> str:
         if days_left is None:
-            return CredentialStage.OK.value
+            return self.ok
         if days_left < 0:
-            return CredentialStage.EXPIRED.value
+            return self.expired
         if days_left <= self.escalate_days:
             return self.escalate
         for day, stage in self.reminders:
             if days_left <= day:
                 return stage
-        return CredentialStage.OK.value
+        return self.ok
 
 
 def reminder_stages(rule: CredentialExpirySettings) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Select, bindparam, func, literal, select
 
@@ -24,8 +24,7 @@ from payoutwatch.store.tables import job_runs, scheduled_payouts
 from payoutwatch.vocabulary import PayoutStatus, RunStatus
 
 
-@dataclass(frozen=True)
-class RunFigures:
+class RunFigures(NamedTuple):  # a tuple: one is built per run on every dashboard and evaluation
     run_id: str
     job: str
     scheduled_for: datetime | None
@@ -98,7 +97,7 @@ def _figures(row: Row[Any], at: datetime, derived: _Derived, latest_in_cycle: di
         status = RunStatus.SUCCEEDED if row.exit_code == 0 else RunStatus.FAILED
         end = finished
     scheduled, processed, cad = row.studios_scheduled, row.studios_processed, row.cad_processed_cents
-    if _missing(row) and row.cycle_at is not None:
+    if (scheduled is None or processed is None or cad is None) and row.cycle_at is not None:
         own = derived.paid.get((row.cycle_at, row.run_id), (0, 0))
         unattributed = (
             derived.paid.get((row.cycle_at, None), (0, 0))
