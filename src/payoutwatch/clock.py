@@ -6,6 +6,7 @@ CLI and ``serve`` read the system clock, so tests and ``--at`` simply pass a fix
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 
@@ -35,9 +36,18 @@ def iso(instant: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z``, seconds precision unless there are microseconds."""
     if instant is None:
         return None
+    if type(instant) is datetime and instant.tzinfo is UTC:  # as the store returns them (no folds in UTC)
+        return _iso_of_utc(instant)  # thousands of figures share a few instants
+    return _iso(instant)
+
+
+def _iso(instant: datetime) -> str:
     utc = instant if instant.tzinfo is UTC else to_utc(instant)  # instants read from the store are UTC
     text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
     return text[:-6] + "Z"  # "+00:00", the offset of every UTC instant
+
+
+_iso_of_utc = functools.lru_cache(maxsize=4096)(_iso)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -8,8 +8,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from payoutwatch import timefmt
+from payoutwatch.clock import iso
 from payoutwatch.config import CredentialExpirySettings
 from payoutwatch.metrics.credentials import CredentialFigures
 from payoutwatch.notify.channels.pagerduty import PagerDuty
@@ -40,6 +42,22 @@ def test_iso_text_microseconds_and_absence() -> None:
     assert local("2026-11-25", TORONTO) == "2026-11-25"  # a date is not an instant: shown as it is
     assert local(None, TORONTO) == local("", TORONTO) == "n/a"
     assert wall_clock(CHANGE, TORONTO) == "2026-11-01T01:00:00"
+
+
+def test_iso_gives_each_instant_its_text_and_refuses_naive_ones_every_time() -> None:
+    utc_first = [CHANGE, CHANGE - timedelta(hours=1), CHANGE.astimezone(TORONTO)]
+    # 01:00 EST after the change and 01:00 EDT before it: equal as datetimes of one zone, yet an hour apart
+    local_first = [CHANGE.astimezone(TORONTO), CHANGE.astimezone(TORONTO).replace(fold=0), CHANGE]
+    for order in (utc_first, local_first):
+        texts = [iso(instant) for instant in order]
+        assert texts == [iso(i) for i in order]
+        assert sorted(set(texts)) == ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z"]
+    assert iso(local_first[1]) == "2026-11-01T05:00:00Z"
+    assert iso(CHANGE + timedelta(microseconds=5)) == "2026-11-01T06:00:00.000005Z"
+    assert iso(None) is None
+    for _ in range(2):  # not remembered as an answer
+        with pytest.raises(ValueError, match="no UTC offset"):
+            iso(CHANGE.replace(tzinfo=None))
 
 
 def credential(due_in: timedelta) -> CredentialFigures:

@@ -85,8 +85,8 @@ def _firing(conn: Connection, rules: set[RuleId]) -> dict[str, Row[Any]]:
     query = select(a.id, a.key, a.stage, a.summary, a.details_digest).where(
         a.state == AlertState.FIRING.value, a.rule.in_(rules)
     )
-    rows: Result[Any] = conn.execute(query)
-    return {row.key: row for row in rows}
+    result: Result[Any] = conn.execute(query)
+    return {row.key: row for row in result.all()}  # one fetchall, not a fetch per row
 
 
 @dataclass(frozen=True)

@@ -17,23 +17,30 @@ from payoutwatch.vocabulary import Finding, RuleId
 
 def findings(projections: list[Projection], rule: ReserveBreachSettings, zone: tzinfo = UTC) -> list[Finding]:
     out = []
+    key_prefix = f"{RuleId.RESERVE_BREACH}:"
+    next_runs: dict[datetime | None, str] = {}  # every projection shares the next run: its text once
     for p in projections:
+        threshold = format_cents(p.threshold_cents)
         if p.balance_cents < p.threshold_cents:
-            reason = f"balance {format_cents(p.balance_cents)} is below the threshold {format_cents(p.threshold_cents)}"
+            reason = f"balance {format_cents(p.balance_cents)} is below the threshold {threshold}"
         else:
+            next_run = next_runs.get(p.projected_at)
+            if next_run is None:
+                next_run = next_runs[p.projected_at] = local(p.projected_at, zone, minutes=True)
             reason = (
-                f"projected {format_cents(p.projected_balance_cents)} at the next run "
-                f"{local(p.projected_at, zone, minutes=True)}, "
-                f"below the threshold {format_cents(p.threshold_cents)}"
+                f"projected {format_cents(p.projected_balance_cents)} at the next run {next_run}, "
+                f"below the threshold {threshold}"
             )
+        details = p.as_json()
+        details["reasons"] = [reason]
         out.append(
             Finding(
                 rule=RuleId.RESERVE_BREACH,
-                key=f"{RuleId.RESERVE_BREACH}:{p.account_id}",
+                key=key_prefix + p.account_id,
                 severity=rule.severity,
                 owner=rule.owner,
                 summary=f"Reserve {p.account_id}: {reason}",
-                details={**p.as_json(), "reasons": [reason]},
+                details=details,
             )
         )
     return out
