@@ -6,9 +6,11 @@ The engine compares a finding with its firing alert by a digest of the details s
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, Engine, func, select, update
 
 from payoutwatch.config import Settings
@@ -16,6 +18,7 @@ from payoutwatch.notify.outbox import enqueue
 from payoutwatch.rules.engine import apply_findings, details_digest
 from payoutwatch.rules.registry import rule_named
 from payoutwatch.store.tables import alert_history, alerts, notifications
+from payoutwatch.usecases import evaluation
 from payoutwatch.vocabulary import Action, Event, Finding, RuleId, Transition
 from tests.conftest import make_settings, utc
 
@@ -145,3 +148,26 @@ def test_the_digest_tells_apart_what_json_writes_differently() -> None:
     ]
     digests = {details_digest(d) for d in [base, *different]}
     assert len(digests) == len(different) + 1
+
+
+def test_an_evaluation_pauses_the_collector_and_restores_it(store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+
+    def findings_at(conn: Connection, at: datetime, settings: Settings) -> list[Finding]:
+        seen.append(gc.isenabled())
+        return [finding(stage=stages(settings)[0])]
+
+    monkeypatch.setattr(evaluation, "findings_at", findings_at)
+    assert gc.isenabled()
+    assert [t.action for t in evaluation.evaluate(store, SETTINGS, at=T0, now=T0)] == [Action.FIRED]
+    assert gc.isenabled()
+    with pytest.raises(evaluation.EvaluationRefused):
+        evaluation.evaluate(store, SETTINGS, at=T0 - timedelta(hours=1), now=T0, guarded=True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluation.evaluate(store, SETTINGS, at=T0, now=T0)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+    assert seen == [False, False]
