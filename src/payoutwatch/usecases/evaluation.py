@@ -8,9 +8,7 @@ The loop evaluates at the clock and is not guarded, but records its instant too.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -25,6 +23,7 @@ from payoutwatch.rules.engine import apply_findings
 from payoutwatch.rules.registry import Checked, checked
 from payoutwatch.store.engine import alert_writers_in_turn
 from payoutwatch.store.tables import evaluation_marks
+from payoutwatch.usecases.ingestion import collector_paused
 from payoutwatch.vocabulary import Finding, RuleId, Transition
 
 
@@ -104,7 +103,8 @@ def evaluate(
     ``guarded`` (an instant a person chose) applies ``check_instant`` first: ``EvaluationRefused``
     leaves the store as it was.
     """
-    with _collector_paused(), engine.begin() as conn:
+    # tens of thousands of short-lived rows, findings and details at scale: no collections over the whole heap
+    with collector_paused(), engine.begin() as conn:
         alert_writers_in_turn(conn)
         if guarded:
             check_instant(conn, at, now=now, allow_future=allow_future)
@@ -113,24 +113,6 @@ def evaluate(
         enqueue(conn, transitions, settings, now=now)
         _record_instant(conn, at, now=now)
     return transitions
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while an evaluation runs (reference counting still frees its objects).
-
-    An evaluation allocates tens of thousands of short-lived rows, findings and details; each allocation
-    threshold crossed set off a collection, and every tenth a full one over the whole process heap
-    (issue 14: a tenth or more of a steady evaluation's CPU time at scale 1.0). The collector is
-    enabled again afterwards if it was enabled before; the next collection frees any cycles left.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def check_channels(engine: Engine, settings: Settings, *, now: datetime) -> list[Transition]:
