@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import islice
+from itertools import islice, repeat
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -416,17 +416,29 @@ def split_batch(data: str | bytes) -> tuple[list[tuple[int, Any]], list[RecordEr
         return _split_array(raw)
     objects: list[tuple[int, Any]] = []
     errors: list[RecordError] = []
-    for number, decoded in decode_lines(raw.split(b"\n")):
-        if isinstance(decoded, RecordError):
-            errors.append(decoded)
-        else:
-            objects.append((number, decoded))
+    for block, every_line_an_object in decoded_blocks(raw.split(b"\n")):
+        if every_line_an_object:
+            objects.extend(block)
+            continue
+        for number, decoded in block:
+            if isinstance(decoded, RecordError):
+                errors.append(decoded)
+            else:
+                objects.append((number, decoded))
     return objects, errors, "line"
 
 
 def decode_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
     """JSON Lines, one line at a time: ``(line number, object)``, or ``(line number, RecordError)`` for a
     line that is not UTF-8 or not acceptable JSON. Blank lines are skipped; a leading byte order mark too.
+    """
+    for block, _ in decoded_blocks(lines):
+        yield from block
+
+
+def decoded_blocks(lines: Iterable[bytes]) -> Iterator[tuple[list[tuple[int, Any]], bool]]:
+    """``decode_lines`` a block of lines at a time (the block's blank lines left out; a block may be empty),
+    with whether every line of the block is an object (no ``RecordError`` among them).
 
     Lines are read in blocks of ``_BLOCK``; ``_plain_objects`` decodes the lines it is sure of (nearly all)
     and ``decode_json`` the others, so every problem and its message are ``decode_json``'s.
@@ -435,18 +447,27 @@ def decode_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
     while block := list(islice(numbered, _BLOCK)):
         if block[0][0] == 1:
             block[0] = (1, without_bom(block[0][1]))
-        for (number, line), plain in zip(block, _plain_objects([line for _, line in block]), strict=True):
-            if plain is not None:
-                yield number, plain
-            elif not line.strip():
-                continue
-            else:
-                try:
-                    yield number, decode_json(line.decode("utf-8"))
-                except UnicodeDecodeError as exc:
-                    yield number, RecordError(number, "(encoding)", f"not UTF-8 (byte {exc.start + 1} of the line)")
-                except JsonRefused as exc:
-                    yield number, RecordError(number, exc.field, exc.reason)
+        plain = _plain_objects([line for _, line in block])
+        if all(not block[i][1].strip() for i, obj in enumerate(plain) if obj is None):  # the rest blank
+            yield [(number, obj) for (number, _), obj in zip(block, plain, strict=True) if obj is not None], True
+            continue
+        decoded: list[tuple[int, Any]] = []
+        for (number, line), obj in zip(block, plain, strict=True):
+            if obj is not None:
+                decoded.append((number, obj))
+            elif line.strip():
+                decoded.append((number, _decoded_line(number, line)))
+        yield decoded, False
+
+
+def _decoded_line(number: int, line: bytes) -> Any:
+    """``decode_json`` of one line, or the ``RecordError`` saying why it is refused."""
+    try:
+        return decode_json(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return RecordError(number, "(encoding)", f"not UTF-8 (byte {exc.start + 1} of the line)")
+    except JsonRefused as exc:
+        return RecordError(number, exc.field, exc.reason)
 
 
 def _plain_objects(lines: list[bytes]) -> list[dict[str, Any] | None]:
@@ -461,26 +482,61 @@ def _plain_objects(lines: list[bytes]) -> list[dict[str, Any] | None]:
     as many, and exactly as many only if no field was dropped; so equal sums over a block mean equal
     counts on every line.
     """
-    bodies = [line.strip(_JSON_WHITESPACE) for line in lines]
-    clean = not b"".join(bodies).translate(None, _SURE_BYTES)
-    objects: list[dict[str, Any] | None] = []
-    for body in bodies:
-        obj = None
-        if body[:1] == b"{" and len(body) <= _LONGEST_PLAIN and (clean or not body.translate(None, _SURE_BYTES)):
-            try:
-                obj = from_json(body, allow_inf_nan=False, cache_strings="keys")
-            except ValueError:
-                obj = None
-            if type(obj) is not dict:
-                obj = None
-        objects.append(obj)
-    kept = [(body, obj) for body, obj in zip(bodies, objects, strict=True) if obj is not None]
-    if sum(body.count(b":") for body, _ in kept) != repr([obj for _, obj in kept]).count(":"):
-        return [
-            obj if obj is None or body.count(b":") == repr(obj).count(":") else None
-            for body, obj in zip(bodies, objects, strict=True)
-        ]
-    return objects
+    bodies = list(map(bytes.strip, lines, repeat(_JSON_WHITESPACE)))
+    text = b"".join(bodies)
+    clean = not text.translate(None, _SURE_BYTES)
+    objects = _block_objects(bodies) if clean else None
+    if objects is None:
+        objects = [_plain_object(body, clean) for body in bodies]
+    # the whole block's colons first (a body left undecoded only matches when it has none): one count
+    if text.count(b":") == repr(objects).count(":"):
+        return objects
+    return [
+        obj if obj is None or body.count(b":") == repr(obj).count(":") else None
+        for body, obj in zip(bodies, objects, strict=True)
+    ]
+
+
+def _block_objects(bodies: list[bytes]) -> list[dict[str, Any] | None] | None:
+    """Every body's object from ONE parse of the block's non-blank bodies as a JSON array (None for a
+    blank one), or None when the block must be decoded line by line.
+
+    Each element is exactly one body's text: every body starts with ``{`` and ends with ``}``, and the
+    array holds exactly as many ``{`` and ``}`` as bodies, so no body holds another brace (none in a
+    string, no nested object). The elements are objects, each opened by a ``{``: the i-th body's first
+    byte opens the i-th element, whose closing brace, the next ``}``, is that body's last byte.
+    """
+    filled = [body for body in bodies if body]
+    if not filled or max(map(len, filled)) > _LONGEST_PLAIN:
+        return None
+    if {body[:1] for body in filled} != {b"{"} or {body[-1:] for body in filled} != {b"}"}:
+        return None
+    joined = b"[" + b",".join(filled) + b"]"
+    if not joined.count(b"{") == joined.count(b"}") == len(filled):
+        return None
+    try:
+        array = from_json(joined, allow_inf_nan=False, cache_strings="all")
+    except ValueError:
+        return None
+    if type(array) is not list or len(array) != len(filled) or set(map(type, array)) != {dict}:
+        return None
+    if len(filled) == len(bodies):
+        return array
+    objects = iter(array)
+    return [next(objects) if body else None for body in bodies]
+
+
+def _plain_object(body: bytes, clean: bool) -> dict[str, Any] | None:
+    """The object of one body, where the fast parser is sure of it (``_plain_objects``); else None."""
+    obj = None
+    if body[:1] == b"{" and len(body) <= _LONGEST_PLAIN and (clean or not body.translate(None, _SURE_BYTES)):
+        try:
+            obj = from_json(body, allow_inf_nan=False, cache_strings="keys")
+        except ValueError:
+            obj = None
+        if type(obj) is not dict:
+            obj = None
+    return obj
 
 
 def _split_array(raw: bytes) -> tuple[list[tuple[int, Any]], list[RecordError], str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic_core import from_json
 
 from payoutwatch import record_fastpath as fastpath
 from payoutwatch.record_fastpath import FIELDS, fast_row, validated_rows
@@ -21,6 +22,7 @@ from payoutwatch.records import (
     RECORD_TYPES,
     BatchRejected,
     JsonRefused,
+    _block_objects,
     _plain_objects,
     decode_json,
     validate_object,
@@ -173,3 +175,50 @@ def test_a_field_given_twice_is_never_taken_fast() -> None:
 
 def test_escapes_and_control_characters_go_to_the_slow_path() -> None:
     assert _plain_objects([b'{"a": "\\u003a"}', b'{"a": "x\ty"}', b'{"a": 1}']) == [None, None, {"a": 1}]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(KINDS), data=st.data())
+def test_fast_rows_of_a_block_are_fast_row_of_each_or_step_aside(kind: str, data: st.DataObject) -> None:
+    objs = data.draw(st.lists(objects(kind), max_size=5))
+    rows = fastpath.fast_rows(kind, objs, currency="CAD", seen={})
+    one_by_one = [fast_row(kind, obj, currency="CAD", seen={}) for obj in objs]
+    if rows is not None:
+        assert rows == one_by_one
+        assert [[type(v) for v in row.values()] for row in rows] == [
+            [type(v) for v in row.values()] for row in one_by_one if row is not None
+        ]
+        assert all(list(row) == [name for name, _, _ in FIELDS[kind]] for row in rows)
+    if objs and all(row is not None for row in one_by_one):
+        assert rows == one_by_one, "a block of records the fast path takes one by one is taken whole"
+
+
+def test_a_block_with_one_record_for_the_model_is_checked_record_by_record() -> None:
+    good = {"account_id": "st_1", "as_of": "2026-03-05T06:00:00Z", "balance_cents": 5, "threshold_cents": 1}
+    bad = {**good, "balance_cents": True}
+    assert fastpath.fast_rows("reserve_snapshots", [good, bad], currency="CAD", seen={}) is None
+    with_end_space = {**good, "account_id": "st_1 "}
+    assert fastpath.fast_rows("reserve_snapshots", [good, with_end_space], currency="CAD", seen={}) is None
+    rows, problems = fastpath.rows_or_problems(
+        "reserve_snapshots", [(1, good), (2, bad), (3, good)], currency="CAD", unit="line", seen={}
+    )
+    assert len(rows) == 2 and [(p.line, p.field) for p in problems] == [(2, "balance_cents")]
+
+
+@settings(max_examples=500, deadline=None)
+@given(block=st.lists(lines(), min_size=1, max_size=6))
+def test_a_block_decoded_whole_is_each_line_parsed_alone(block: list[bytes]) -> None:
+    """(Fields given twice are left to ``_plain_objects``' colon count, tested above.)"""
+    bodies = [line.strip(b" \t\r\n") for line in block]
+    whole = _block_objects(bodies)
+    if whole is not None:
+        for body, plain in zip(bodies, whole, strict=True):
+            assert plain == (from_json(body, allow_inf_nan=False) if body else None), body
+
+
+def test_lines_that_only_parse_joined_are_not_decoded_whole() -> None:
+    # joined with commas these two lines parse as two objects, yet neither line is JSON on its own
+    lines = [b'{"x":[1', b'{"y":1}]},{"z":1}']
+    assert _block_objects(lines) is None
+    assert _plain_objects(lines) == [None, None]
+    assert _block_objects([b'{"a":1}', b"", b'{"b":"x:y"}']) == [{"a": 1}, None, {"b": "x:y"}]

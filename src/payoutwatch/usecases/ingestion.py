@@ -12,12 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from payoutwatch.config import Settings
-from payoutwatch.record_fastpath import row_or_problems, validated_rows
+from payoutwatch.record_fastpath import BLOCK, rows_or_problems, validated_rows
 from payoutwatch.records import (
     RECORD_TYPES,
     BatchRejected,
@@ -97,6 +98,13 @@ def ingest_text(
     return result
 
 
+def _blocks(decoded: Iterable[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
+    """Decoded lines ``BLOCK`` at a time (validated column-wise together)."""
+    numbered = iter(decoded)
+    while block := list(islice(numbered, BLOCK)):
+        yield block
+
+
 def ingest_lines(
     engine: Engine,
     kind: str,
@@ -123,21 +131,19 @@ def ingest_lines(
     pending: list[dict[str, Any]] = []
     seen: dict[str, datetime] = {}  # instants already parsed
     with collector_paused(), engine.begin() as conn:
-        for number, decoded in decode_lines(lines):
-            last_line = number
-            record, problems = (
-                (None, [decoded])
-                if isinstance(decoded, RecordError)
-                else row_or_problems(kind, number, decoded, currency=settings.currency, unit="line", seen=seen)
-            )
+        for block in _blocks(decode_lines(lines)):
+            last_line = block[-1][0]
+            objects = [(number, decoded) for number, decoded in block if not isinstance(decoded, RecordError)]
+            rows, problems = rows_or_problems(kind, objects, currency=settings.currency, unit="line", seen=seen)
+            if len(objects) < len(block):  # lines that are not JSON, in line order with the records' problems
+                refused = [decoded for _, decoded in block if isinstance(decoded, RecordError)]
+                problems = sorted([*refused, *problems], key=lambda e: e.line)
             room = max(0, MAX_LISTED - len(errors))
             errors.extend(problems[:room])
             unlisted += len(problems) - len(problems[:room])
-            if record is None:
-                continue
-            valid += 1
+            valid += len(rows)
             if not errors:
-                pending.append(record)
+                pending.extend(rows)
             if len(pending) >= chunk:
                 stored += ingest_rows(conn, kind, pending, schedule=schedule, now=now, reserve_lookback=lookback).stored
                 pending, seen = [], {}
