@@ -136,8 +136,8 @@ def ingest_rows(
     fits = reserve_fits.before_upsert(conn, stored) if kind == "reserve_snapshots" else {}
     upsert_rows(conn, table, stored)
     if kind == "reserve_snapshots":
-        _refresh_accounts(conn, stored)
-        reserve_fits.keep_current(conn, stored, fits, reserve_lookback)
+        new = _refresh_accounts(conn, stored)
+        reserve_fits.keep_current(conn, stored, fits, reserve_lookback, new)
     return IngestResult(kind=kind, stored=len(stored))
 
 
@@ -148,7 +148,8 @@ def _dedupe(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows if len(latest) == len(rows) else list(latest.values())
 
 
-def _refresh_accounts(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+def _refresh_accounts(conn: Connection, rows: Iterable[dict[str, Any]]) -> set[str]:
+    """Keep each account's latest snapshot in ``reserve_accounts``; the accounts it did not hold before."""
     newest: dict[str, dict[str, Any]] = {}
     oldest: dict[str, datetime] = {}
     for row in rows:
@@ -179,3 +180,4 @@ def _refresh_accounts(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
             }
         )
     upsert_rows(conn, reserve_accounts, merged)
+    return set(newest).difference(existing)

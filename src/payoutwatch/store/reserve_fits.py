@@ -19,7 +19,7 @@ Then one statement sets each row's ``first_as_of`` / ``excluded_as_of`` with an 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,15 +64,22 @@ def before_upsert(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[s
 
 
 def keep_current(
-    conn: Connection, rows: Sequence[Mapping[str, Any]], prior: Mapping[str, Prior], lookback: timedelta
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    prior: Mapping[str, Prior],
+    lookback: timedelta,
+    new: Collection[str] = (),
 ) -> None:
-    """Bring the fits of the batch's accounts up to date (after the upsert and ``reserve_accounts``)."""
+    """Bring the fits of the batch's accounts up to date (after the upsert and ``reserve_accounts``).
+
+    ``new``: accounts that had no snapshot before the batch (none in ``reserve_accounts``): their
+    window is summed from the batch's rows, not read back from the store."""
     added: dict[str, Points] = {}
     for row in rows:
         added.setdefault(row["account_id"], []).append((row["as_of"], int(row["balance_cents"])))
     ids = sorted(added)
     for start in range(0, len(ids), IN_CHUNK):
-        _update(conn, ids[start : start + IN_CHUNK], added, prior, lookback)
+        _update(conn, ids[start : start + IN_CHUNK], added, prior, lookback, new)
 
 
 def rebuild(conn: Connection, lookback: timedelta) -> int:
@@ -80,12 +87,17 @@ def rebuild(conn: Connection, lookback: timedelta) -> int:
     ids = list(conn.execute(select(reserve_accounts.c.account_id).order_by(reserve_accounts.c.account_id)).scalars())
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
-        _update(conn, chunk, {account: [] for account in chunk}, {}, lookback)
+        _update(conn, chunk, {account: [] for account in chunk}, {}, lookback, ())
     return len(ids)
 
 
 def _update(
-    conn: Connection, ids: list[str], added: Mapping[str, Points], prior: Mapping[str, Prior], lookback: timedelta
+    conn: Connection,
+    ids: list[str],
+    added: Mapping[str, Points],
+    prior: Mapping[str, Prior],
+    lookback: timedelta,
+    new: Collection[str],
 ) -> None:
     a = reserve_accounts.c
     last: dict[str, datetime] = {
@@ -112,6 +124,8 @@ def _update(
             upto = min(new_low, fit.last_as_of)
             if upto > fit.window_low:
                 slid[account] = (fit.window_low, upto)
+        elif before is None and account in new:  # every snapshot it has is in the batch
+            sums[account] = Sums.of(p for p in points if p[0] > new_low)
         else:
             sums[account] = Sums()
             whole[account] = (new_low, last[account])
