@@ -3,7 +3,9 @@
 SQLite runs in WAL mode with a busy timeout so CLI calls and ``serve`` can share a file: every
 transaction starts with ``BEGIN IMMEDIATE``, so a writer takes the write lock up front and waits for
 it (busy timeout, then a few bounded retries) instead of failing later with "database is locked"
-when a read transaction turns into a write. PostgreSQL URLs are normalised to the psycopg 3 driver.
+when a read transaction turns into a write. Connections of ``reading(engine)`` only read: theirs
+begin DEFERRED and take no write lock, so dashboard requests run beside each other and beside a
+writer (WAL readers see the last committed state). PostgreSQL URLs are normalised to the psycopg 3 driver.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ MIGRATION_LOCK_KEY = 0x70776D67  # "pwmg"
 ALERTS_LOCK_KEY = 0x7077616C  # "pwal": one writer of alert state at a time
 BUSY_TIMEOUT_SECONDS = 30
 LOCK_RETRIES = 4  # after the busy timeout: BEGIN IMMEDIATE waits at most (1 + LOCK_RETRIES) x 30 s
+READS_ONLY = "payoutwatch_reads_only"  # execution option of ``reading(engine)``
 
 logger = logging.getLogger("payoutwatch.store")
 
@@ -58,7 +61,7 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # let SQLAlchemy emit BEGIN itself so transactions really are transactions
-        event.listen(engine, "begin", begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     # JIT compilation costs more than it saves on dashboard-sized queries
     return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **kwargs)
@@ -88,6 +91,20 @@ def _sqlite_reader(file: Path, **kwargs: Any) -> Engine:
         return conn
 
     return create_engine("sqlite://", creator=connect, **kwargs)
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they begin DEFERRED (no write lock), so
+    readers never wait for each other or for a writer. A write on such a connection may fail at once
+    with "database is locked" instead of waiting: write through ``engine`` itself."""
+    return engine.execution_options(**{READS_ONLY: True})
+
+
+def _begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(READS_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        begin_immediate(conn)
 
 
 def begin_immediate(conn: Connection, *, retries: int = LOCK_RETRIES) -> None:

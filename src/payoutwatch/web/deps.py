@@ -42,11 +42,16 @@ State = Annotated[WebState, Depends(web_state)]
 
 
 def token_person(state: State, credentials: Credentials) -> Person:
-    """The person a bearer token speaks for; 401 without a known, unrevoked token."""
+    """The person a bearer token speaks for; 401 without a known, unrevoked token (one found valid in the
+    last seconds is not looked up again: ``web/known_tokens.py``)."""
     if credentials is None:
         raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    with state.engine.begin() as conn:
-        row = authenticate(conn, credentials.credentials, now=state.now())
+    row = state.tokens.row(credentials.credentials)
+    if row is None:
+        with state.engine.begin() as conn:
+            row = authenticate(conn, credentials.credentials, now=state.now())
+        if row is not None:
+            state.tokens.keep(credentials.credentials, row)
     if row is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return Person.of_token(row)

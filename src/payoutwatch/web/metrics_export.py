@@ -1,14 +1,16 @@
 """``/metrics``: the dashboards' figures as Prometheus gauges, computed at scrape time (no global registry).
 
 The figures are as of the scrape's instant rounded down to ``web.metrics_freshness_seconds`` (default 1 s):
-scrapes within one step ask the figure cache for the same key, so concurrent scrapes share one computation
-(``metrics/cache.py``), and the key holds the records' version, so no scrape is served figures from before
-a write of records."""
+scrapes within one step ask the figure cache for the same key (every dashboard, not only the heavy ones), so
+concurrent scrapes share one computation (``metrics/cache.py``), and the key holds the records' version, so no
+scrape is served figures from before a write of records. The alerts, the outbox and the sources are read
+afresh by every scrape. ``engine`` should only read (``WebState.reads``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -17,7 +19,8 @@ from sqlalchemy import Engine, func, select
 
 from payoutwatch.config import Settings
 from payoutwatch.loop_errors import LOOP_ERRORS
-from payoutwatch.metrics import compute
+from payoutwatch.metrics import dashboards
+from payoutwatch.metrics.cache import CACHE
 from payoutwatch.store.tables import notifications, source_state
 from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.vocabulary import NotificationState, RuleId
@@ -37,13 +40,18 @@ class FiguresCollector(Collector):
         self.engine, self.settings, self.now = engine, settings, now
         self.with_credentials = with_credentials  # the payoutwatch_credential_* series name credentials
 
+    def figures(self, name: str, at: datetime) -> dict[str, Any]:
+        """The dashboard's figures as kept by the figure cache (read only): no connection is held while
+        another scrape computes them."""
+        return CACHE.shared(name, self.engine, at, self.settings, dashboards()[name])
+
     def collect(self) -> Iterator[Metric]:
         at = scrape_instant(self.now(), self.settings.web.metrics_freshness_seconds)
+        health = self.figures("payout_health", at)
+        fallback = self.figures("fallback_activity", at)
+        reserves = self.figures("reserves", at)
+        credentials = self.figures("credentials", at) if self.with_credentials else None
         with self.engine.connect() as conn:
-            health = compute("payout_health", conn, at, self.settings)
-            fallback = compute("fallback_activity", conn, at, self.settings)
-            reserves = compute("reserves", conn, at, self.settings)
-            credentials = compute("credentials", conn, at, self.settings) if self.with_credentials else None
             firing = firing_by_rule(conn)
             pending = conn.execute(
                 select(func.count()).where(notifications.c.state == NotificationState.PENDING.value)

@@ -29,7 +29,7 @@ def readyz(state: State) -> JSONResponse:
     last evaluation completed by whichever replica leads, as recorded in the store, is recent: both within
     two evaluation intervals (or two ticks, when ticks are longer)."""
     try:
-        with state.engine.connect() as conn:
+        with state.reads.connect() as conn:
             conn.execute(text("SELECT 1"))
             evaluated = last_completed_evaluation(conn)
     except Exception:
@@ -58,5 +58,5 @@ def metrics(state: State, credentials: Credentials) -> Response:
         assert who is not None
         require(who, Permission.SCRAPE_METRICS)
     with_credentials = who is not None and allowed(who.role, Permission.VIEW_CREDENTIALS)
-    body = render_metrics(state.engine, state.settings, state.now, with_credentials=with_credentials)
+    body = render_metrics(state.reads, state.settings, state.now, with_credentials=with_credentials)
     return Response(body, media_type="text/plain; version=0.0.4")
