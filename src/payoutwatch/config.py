@@ -359,8 +359,9 @@ class WebSettings(Strict):
     # token allowed to see credentials gets the payoutwatch_credential_* series
     metrics_auth: bool = False
     # /metrics computes its figures as of now rounded down to this many seconds (since the epoch), so scrapes
-    # within one step share one computation; a write of records still gives fresh figures at once
-    metrics_freshness_seconds: int = Field(1, ge=1, le=300)
+    # within one step share one computation; a write of records still gives fresh figures at once (while a new
+    # step's figures are computed, scrapes get the previous step's)
+    metrics_freshness_seconds: int = Field(15, ge=1, le=300)
     # which alert owners each team role may acknowledge, resolve and silence (ops and admin: every alert)
     role_owners: dict[TeamRole, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROLE_OWNERS))
     sso: SsoSettings | None = None

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,37 @@ def test_requests_waiting_for_a_shared_computation_hold_no_connection(store: Eng
         assert computed == [AT] and len(set(answers)) == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_a_new_scrape_step_is_served_the_previous_steps_figures_while_they_are_computed(
+    store: Engine, settings: Settings
+) -> None:
+    load(store, settings, "reserve_snapshots", [snapshot("a", utc(2026, 3, 1), 1000, 900)], NOW)
+    cache, computed, release = FigureCache(), [], threading.Event()
+    release.set()
+
+    def reserves(conn: Connection, at: datetime, settings: Settings) -> dict[str, Any]:
+        assert release.wait(timeout=10)
+        computed.append(at)
+        return {**dashboards()["reserves"](conn, at, settings), "at": at}
+
+    step, within = timedelta(seconds=15), timedelta(seconds=60)
+    assert cache.recent("reserves", store, AT, settings, reserves, within=within)["at"] == AT  # nothing earlier
+    release.clear()  # the next computation waits until released: the scrape must not
+    assert cache.recent("reserves", store, AT + step, settings, reserves, within=within)["at"] == AT
+    release.set()
+    for _ in range(200):  # the background computation lands
+        if (
+            computed == [AT, AT + step]
+            and cache.recent("reserves", store, AT + step, settings, reserves, within=within)["at"] == AT + step
+        ):
+            break
+        time.sleep(0.05)
+    assert computed == [AT, AT + step]
+    assert (
+        cache.recent("reserves", store, AT + 6 * step, settings, reserves, within=within)["at"] == AT + 6 * step
+    )  # too old
+    load(store, settings, "reserve_snapshots", [snapshot("a", utc(2026, 3, 10), 500, 900)], NOW)
+    fresh = cache.recent("reserves", store, AT + 7 * step, settings, reserves, within=within)
+    assert fresh["aggregate_balance_cents"] == 500  # another records version: never the earlier figures

@@ -17,15 +17,18 @@ Concurrent requests for the same key share one computation (single flight): the 
 others wait for it and are served its result, so 32 scrapes arriving together compute once. If the
 computation fails, each waiter computes for itself. ``shared`` and ``encoded`` take the engine, not a
 connection: a request waiting for another's computation holds no pooled connection while it waits.
+``recent`` (``/metrics``) does not wait at all when figures of the same records version for a slightly
+earlier instant are kept: it returns those and computes the new instant's in the background.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -43,6 +46,8 @@ Key = tuple[str, str, datetime, int, int]
 EncodedKey = tuple[str, str, datetime, int, int, str]
 T = TypeVar("T")
 
+logger = logging.getLogger("payoutwatch.metrics")
+
 
 class FigureCache:
     def __init__(self, size: int = KEPT, encoded_bytes: int = ENCODED_BYTES) -> None:
@@ -53,6 +58,8 @@ class FigureCache:
         self._encoded_total = 0
         self._settings: dict[int, Settings] = {}  # keeps each keyed settings object alive, so its id stays its own
         self._flights: dict[Key | EncodedKey, threading.Lock] = {}  # computations under way, one per key
+        self._latest_at: dict[tuple[str, str, int, int], datetime] = {}  # latest instant kept per the rest of a key
+        self._refreshing: set[Key] = set()  # computed in the background (``recent``)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -66,6 +73,57 @@ class FigureCache:
         ``engine`` unless kept; no connection is held while waiting for another request's computation."""
         key = self._key_of(name, engine, at, settings)
         return self._figures(key, settings, lambda: _on(engine, lambda conn: compute(conn, at, settings)))
+
+    def recent(
+        self, name: str, engine: Engine, at: datetime, settings: Settings, compute: Compute, *, within: timedelta
+    ) -> Figures:
+        """Like ``shared``; but while the figures at ``at`` are not kept yet, the latest kept figures of the
+        same records version, computed for an instant at most ``within`` before ``at``, are returned at
+        once and ``at``'s are computed in the background (once). With none that recent, as ``shared``."""
+        key = self._key_of(name, engine, at, settings)
+        found = self._kept(key)
+        if found is not None:
+            return found
+
+        def make() -> Figures:
+            return _on(engine, lambda conn: compute(conn, at, settings))
+
+        earlier = self._latest(key, within)
+        if earlier is None:
+            return self._figures(key, settings, make)
+        self._refresh(key, settings, make)
+        return earlier
+
+    def _latest(self, key: Key, within: timedelta) -> Figures | None:
+        """The figures of the latest instant kept for ``key``'s store, name, version and settings, if it is
+        at most ``within`` before ``key``'s instant."""
+        store, name, at, version, settings_id = key
+        with self._lock:
+            latest = self._latest_at.get((store, name, version, settings_id))
+            if latest is None or not at - within <= latest < at:
+                return None
+            found = self._entries.get((store, name, latest, version, settings_id))
+            if found is not None:
+                self.hits += 1
+            return found
+
+    def _refresh(self, key: Key, settings: Settings, make: Callable[[], Figures]) -> None:
+        """Compute ``key``'s figures in a thread of their own, unless that is already under way."""
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def run() -> None:
+            try:
+                self._figures(key, settings, make)
+            except Exception:
+                logger.exception("figures %s at %s could not be computed in the background", key[1], key[2])
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=run, name=f"figures-{key[1]}", daemon=True).start()
 
     def encoded(
         self,
@@ -143,11 +201,18 @@ class FigureCache:
         with self._lock:
             if len(self._settings) > self.size:  # settings reloaded many times: start afresh
                 self._entries.clear()
+                self._latest_at.clear()
                 self._encoded.clear()
                 self._encoded_total = 0
                 self._settings.clear()
             self._settings[id(settings)] = settings
             self._entries[key] = figures
+            store, name, at, version, settings_id = key
+            if len(self._latest_at) > 4 * self.size:  # versions long gone: only a hint, start afresh
+                self._latest_at.clear()
+            latest = self._latest_at.get((store, name, version, settings_id))
+            if latest is None or latest < at:
+                self._latest_at[(store, name, version, settings_id)] = at
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
@@ -165,6 +230,7 @@ class FigureCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._latest_at.clear()
             self._encoded.clear()
             self._encoded_total = 0
             self._settings.clear()

@@ -1,15 +1,16 @@
 """``/metrics``: the dashboards' figures as Prometheus gauges, computed at scrape time (no global registry).
 
-The figures are as of the scrape's instant rounded down to ``web.metrics_freshness_seconds`` (default 1 s):
+The figures are as of the scrape's instant rounded down to ``web.metrics_freshness_seconds`` (default 15 s):
 scrapes within one step ask the figure cache for the same key (every dashboard, not only the heavy ones), so
 concurrent scrapes share one computation (``metrics/cache.py``), and the key holds the records' version, so no
-scrape is served figures from before a write of records. The alerts, the outbox and the sources are read
+scrape is served figures from before a write of records; when a step begins, the previous step's figures (same
+version) are served while the new ones are computed in the background. The alerts, the outbox and the sources are read
 afresh by every scrape. ``engine`` should only read (``WebState.reads``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -26,6 +27,8 @@ from payoutwatch.usecases.alert_queries import firing_by_rule
 from payoutwatch.vocabulary import NotificationState, RuleId
 from payoutwatch.web.store_busy import STORE_BUSY
 
+STALE_STEPS = 4
+
 
 def scrape_instant(now: datetime, step_seconds: int) -> datetime:
     """``now`` rounded down to a whole multiple of ``step_seconds`` since the epoch."""
@@ -41,9 +44,11 @@ class FiguresCollector(Collector):
         self.with_credentials = with_credentials  # the payoutwatch_credential_* series name credentials
 
     def figures(self, name: str, at: datetime) -> dict[str, Any]:
-        """The dashboard's figures as kept by the figure cache (read only): no connection is held while
-        another scrape computes them."""
-        return CACHE.shared(name, self.engine, at, self.settings, dashboards()[name])
+        """The dashboard's figures as kept by the figure cache (read only). When a new step begins, the
+        figures of an earlier step (the same records version, at most ``STALE_STEPS`` steps before) are
+        served while this step's are computed in the background: scrapes never queue behind it."""
+        within = timedelta(seconds=STALE_STEPS * self.settings.web.metrics_freshness_seconds)
+        return CACHE.recent(name, self.engine, at, self.settings, dashboards()[name], within=within)
 
     def collect(self) -> Iterator[Metric]:
         at = scrape_instant(self.now(), self.settings.web.metrics_freshness_seconds)
