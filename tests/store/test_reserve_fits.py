@@ -143,11 +143,24 @@ def test_a_late_snapshot_corrects_the_kept_window(store: Engine, settings: Setti
     assert projections(store, at, settings, kept=True) == (projections(store, at, settings, kept=False)[0], {"a"})
 
 
+def kept_and_one_pass_dashboards(
+    store: Engine, at: datetime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dashboard from the kept sums (and the totals' own SQL), then as at a past instant (one pass)."""
+    with store.connect() as conn:
+        monkeypatch.setattr(reserves, "FEW_UNKEPT", 10**6)
+        from_kept = reserves.dashboard(conn, at, settings)
+        monkeypatch.setattr(reserves, "FEW_UNKEPT", -1)
+        one_pass = reserves.dashboard(conn, at, settings)
+    return from_kept, one_pass
+
+
 def test_the_dashboard_totals_read_once_at_a_past_instant_equal_the_sql_totals(
     store: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At a past instant (many accounts newer than it) the projection reads every account's latest snapshot
-    once, and the dashboard totals those rows in Python: the same figures as its SQL over each latest one."""
+    once, and the dashboard's totals come from the same statement: the same figures as its SQL over each
+    latest one."""
     days = [utc(2026, 3, d, 6) for d in range(1, 21)]
     rows = [
         snapshot(account, day, balance + step * i, threshold)
@@ -164,11 +177,7 @@ def test_the_dashboard_totals_read_once_at_a_past_instant_equal_the_sql_totals(
     ]
     load(store, settings, "reserve_snapshots", rows, NOW)
     for at in (days[3] + timedelta(hours=1), days[12], days[-1] + timedelta(days=1)):
-        with store.connect() as conn:
-            monkeypatch.setattr(reserves, "FEW_UNKEPT", 10**6)
-            in_sql = reserves.dashboard(conn, at, settings)
-            monkeypatch.setattr(reserves, "FEW_UNKEPT", -1)
-            read_once = reserves.dashboard(conn, at, settings)
+        in_sql, read_once = kept_and_one_pass_dashboards(store, at, settings, monkeypatch)
         assert read_once == in_sql, at
         assert in_sql["near_threshold"] and in_sql["platform"] is not None
 
@@ -195,20 +204,15 @@ def test_the_dashboard_read_in_one_pass_at_a_past_instant_equals_every_other_pat
     asked: list[datetime],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """At any instant, past ones included, the dashboard read in one pass (on PostgreSQL: latest snapshots,
-    float filter, exact sums of the accounts that may breach, totals and accounts near their threshold in
-    one statement) equals the dashboard read from the kept sums and SQL totals, and its projected breaches
-    are the model's."""
+    """At any instant, past ones included, the dashboard read in one pass (latest snapshots, float filter,
+    exact sums of the accounts that may breach, totals and accounts near their threshold in one statement)
+    equals the dashboard read from the kept sums and SQL totals, and its projected breaches are the model's."""
     reset(store)
     settings = make_settings(rules={"reserve_breach": {"lookback_days": lookback_days}})
     load(store, settings, "reserve_snapshots", history, NOW)
     known = {(row["account_id"], row["as_of"]): (row["balance_cents"], row["threshold_cents"]) for row in history}
     for at in asked:
-        with store.connect() as conn:
-            monkeypatch.setattr(reserves, "FEW_UNKEPT", 10**6)
-            from_kept = reserves.dashboard(conn, at, settings)
-            monkeypatch.setattr(reserves, "FEW_UNKEPT", -1)
-            one_pass = reserves.dashboard(conn, at, settings)
+        from_kept, one_pass = kept_and_one_pass_dashboards(store, at, settings, monkeypatch)
         assert one_pass == from_kept, at
         expected = sorted(
             (p for p in model_projections(known, at, settings) if p.breached),
