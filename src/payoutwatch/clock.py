@@ -43,8 +43,8 @@ def iso(instant: datetime | None) -> str | None:
 
 def _iso(instant: datetime) -> str:
     utc = instant if instant.tzinfo is UTC else to_utc(instant)  # instants read from the store are UTC
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text[:-6] + "Z"  # "+00:00", the offset of every UTC instant
+    # isoformat's default shows microseconds only when there are some; "+00:00" (every UTC offset) -> "Z"
+    return utc.isoformat()[:-6] + "Z"
 
 
 _iso_of_utc = functools.lru_cache(maxsize=4096)(_iso)

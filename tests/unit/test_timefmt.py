@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import doctest
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payoutwatch import timefmt
 from payoutwatch.clock import iso
@@ -110,3 +112,13 @@ def test_rule_texts_and_messages_name_instants_in_the_display_zone() -> None:
     body = PagerDuty("pd", pagerduty_settings.channel("pd"), httpx.Client()).body(message)  # type: ignore[arg-type]
     assert "due 2026-11-07 01:30:00 EST" in str(body["payload"]["custom_details"])
     assert body["payload"]["timestamp"] == "2026-11-01T05:30:00Z"
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), TORONTO])))
+def test_clock_iso_is_utc_with_a_z_and_microseconds_only_when_there_are_some(instant: datetime) -> None:
+    try:
+        as_utc = instant.astimezone(UTC)
+    except OverflowError:  # the wall-clock time does not fit once moved to UTC (year 1 or 9999)
+        return
+    expected = as_utc.isoformat(timespec="microseconds" if as_utc.microsecond else "seconds")
+    assert iso(instant) == expected.replace("+00:00", "Z")
