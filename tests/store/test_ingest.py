@@ -77,3 +77,34 @@ def test_large_batches_are_chunked(store: Engine, settings: Settings) -> None:
     load(store, settings, "reserve_snapshots", rows, NOW)
     assert count(store, reserve_snapshots) == 5000
     assert count(store, reserve_accounts) == 50
+
+
+def test_new_replaced_mixed_and_repeated_keys_store_the_last_record_for_each_key(
+    store: Engine, settings: Settings
+) -> None:
+    """New keys take PostgreSQL's plain COPY, a batch with a stored key the staging upsert: same rows."""
+    day = [utc(2026, 3, d) for d in range(1, 6)]
+    batches = [
+        [snapshot("a", day[0], 1, 10), snapshot("b", day[0], 2, 10)],  # new keys
+        [snapshot("a", day[0], 3, 11), snapshot("b", day[0], 4, 11)],  # every key replaced
+        [snapshot("a", day[1], 5, 12), snapshot("b", day[0], 6, 12), snapshot("c", day[2], 7, 12)],  # mixed
+        [snapshot("c", day[3], 8, 13), snapshot("c", day[3], 9, 14), snapshot("d", day[4], 1, 1)],  # repeated key
+        [snapshot("a", day[1], 2, 2), snapshot("a", day[1], 5, 12)],  # a stored key, repeated in the batch
+    ]
+    expected: dict[tuple[str, object], tuple[int, int]] = {}
+    for batch in batches:
+        load(store, settings, "reserve_snapshots", batch, NOW)
+        for row in batch:
+            expected[(row["account_id"], row["as_of"])] = (row["balance_cents"], row["threshold_cents"])
+        with store.connect() as conn:
+            s = reserve_snapshots.c
+            stored = {(r.account_id, r.as_of): (r.balance_cents, r.threshold_cents) for r in conn.execute(select(s))}
+            latest = {
+                r.account_id: (r.last_as_of, r.last_balance_cents) for r in conn.execute(select(reserve_accounts))
+            }
+        assert stored == expected
+        newest = {account: max(at for a, at in expected if a == account) for account, _ in expected}
+        assert latest == {account: (at, expected[(account, at)][0]) for account, at in newest.items()}
+    with pytest.raises(BatchRejected):  # a refused batch writes nothing
+        ingest_text(store, "reserve_snapshots", jsonl([snapshot("e", day[0], 1, 1)]) + "{}\n", settings, now=NOW)
+    assert count(store, reserve_snapshots) == len(expected)

@@ -30,10 +30,15 @@ class IngestResult:
     stored: int
 
 
-def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` for every row (all rows have the same fields).
+def upsert_rows(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, new_keys_likely: bool = False
+) -> None:
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` for every row (all rows have the same fields, no
+    two the same key).
 
-    PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT … SELECT … ON CONFLICT``.
+    PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT … SELECT … ON CONFLICT``;
+    with ``new_keys_likely`` first a plain ``COPY`` into the table inside a savepoint, which stores the
+    same rows when no key is stored yet (the staging path runs only on a unique violation).
     SQLite: one prepared statement run by the driver's ``executemany`` over plain tuples.
     """
     if not rows:
@@ -48,12 +53,29 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     )
     if conn.dialect.name == "postgresql":
-        _copy_upsert(conn, quote(table.name), names, conflict, values)
+        if not (new_keys_likely and _copy_new(conn, quote(table.name), names, values)):
+            _copy_upsert(conn, quote(table.name), names, conflict, values)
     elif conn.dialect.name == "sqlite":
         marks = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks}) {conflict}", values)
     else:
         raise NotImplementedError(f"upserts on {conn.dialect.name} are not supported")
+
+
+def _copy_new(conn: Connection, table: str, names: str, values: list[tuple[Any, ...]]) -> bool:
+    """``COPY`` the rows straight into ``table`` inside a savepoint; False (and nothing written) when a
+    key is already stored."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), driver
+    if driver.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        return False  # a savepoint needs the caller's transaction begun (else psycopg would commit its own)
+    try:
+        with driver.transaction(), driver.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row(value)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
 
 
 def _copy_upsert(conn: Connection, table: str, names: str, conflict: str, values: list[tuple[Any, ...]]) -> None:
@@ -134,7 +156,7 @@ def ingest_rows(
     stored = _dedupe(table, [finished_row(kind, row, schedule=schedule, now=now) for row in rows])
     data_version.bump(conn)
     fits = reserve_fits.before_upsert(conn, stored) if kind == "reserve_snapshots" else {}
-    upsert_rows(conn, table, stored)
+    upsert_rows(conn, table, stored, new_keys_likely=True)
     if kind == "reserve_snapshots":
         new = _refresh_accounts(conn, stored)
         reserve_fits.keep_current(conn, stored, fits, reserve_lookback, new)
