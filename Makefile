@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup lock demo test lint typecheck unit acceptance airflow bench clean
+.PHONY: setup lock demo test lint typecheck unit acceptance airflow bench bench-all clean
 
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
@@ -64,6 +64,21 @@ SCALE ?= 0.1
 bench: setup
 	$(BIN)/python bench/run.py --scale $(SCALE) --store sqlite --json bench/results/sqlite-$(SCALE).json
 	$(BIN)/python bench/run.py --scale $(SCALE) --store postgresql --json bench/results/postgresql-$(SCALE).json
+
+## Every figure of README "Benchmark" (about an hour; generates missing data first): both stores at 0.1 and 1.0,
+## PostgreSQL at 3.0 and the growth chart, the API under load, the 1 GB stream.
+R := bench/results
+bench-all: setup
+	$(BIN)/python bench/run.py --scale 0.1 --store sqlite --json $(R)/sqlite-0.1.json
+	$(BIN)/python bench/run.py --scale 1.0 --store sqlite --json $(R)/sqlite-1.0.json
+	$(BIN)/python bench/run.py --scale 0.1 --store postgresql --json $(R)/postgresql-0.1.json
+	$(BIN)/python bench/run.py --scale 1.0 --store postgresql --json $(R)/postgresql-1.0.json
+	$(BIN)/python bench/run.py --scale 3.0 --store postgresql --json $(R)/postgresql-3.0.json
+	$(BIN)/python bench/growth.py $(R)/postgresql-0.1.json $(R)/postgresql-1.0.json $(R)/postgresql-3.0.json \
+		--svg $(R)/growth-postgresql.svg
+	$(BIN)/python bench/load.py --scale 1.0 --requests 64 --json $(R)/load-postgresql-1.0.json
+	$(BIN)/python bench/stream.py --megabytes 1024 --json $(R)/stream-sqlite-1gb.json
+	$(BIN)/python bench/table.py $(R)/sqlite-*.json $(R)/postgresql-*.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis payoutwatch.db*
