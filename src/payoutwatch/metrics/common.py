@@ -43,8 +43,12 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     return round(low + (high - low) * (pos - lo), 6)
 
 
+ONE_DAY = timedelta(days=1)
+
+
 def days_floor(delta: timedelta) -> int:
-    return math.floor(delta.total_seconds() / DAY)
+    """Whole days in ``delta``, rounded down (exact: timedelta floor division, no float)."""
+    return delta // ONE_DAY
 
 
 def window_start(at: datetime, days: float) -> datetime:

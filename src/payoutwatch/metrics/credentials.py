@@ -129,7 +129,13 @@ _NEWEST = (
 )
 # built once: the version of each credential in force at ``at`` (only the columns the figures read)
 _IN_FORCE = select(
-    _c.credential_id, _c.kind, _c.name, _c.owner, _c.created_at, _c.expires_at, _c.rotate_by, _c.fingerprint
+    _c.credential_id,
+    _c.kind,
+    _c.name,
+    _c.owner,
+    _c.created_at,
+    func.coalesce(_c.expires_at, _c.rotate_by),  # the due date unless it comes from the kind's maximum age
+    _c.fingerprint,
 ).join(_NEWEST, and_(_c.credential_id == _NEWEST.c.credential_id, _c.created_at == _NEWEST.c.created_at))
 
 
@@ -137,11 +143,8 @@ def in_force(conn: Connection, at: datetime, settings: Settings) -> list[Credent
     stage = _Stages(settings.rules.credential_expiry).stage
     max_age = {kind: timedelta(days=days) for kind, days in settings.credentials.max_age_days.items()}
     out = []
-    for credential_id, kind, name, owner, created_at, expires_at, rotate_by, fingerprint in conn.execute(
-        _IN_FORCE, {"at": at}
-    ).all():
-        due: datetime | None = expires_at or rotate_by  # as ``due_date``
-        if due is None and kind in max_age:
+    for credential_id, kind, name, owner, created_at, due, fingerprint in conn.execute(_IN_FORCE, {"at": at}).all():
+        if due is None and kind in max_age:  # as ``due_date``
             due = created_at + max_age[kind]
         days_left = days_floor(due - at) if due is not None else None
         out.append(
