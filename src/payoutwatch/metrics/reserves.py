@@ -400,11 +400,18 @@ def _judged(dialect: str, at: Instant, since: Instant, horizon: Instant | None) 
 
     Per account the store sums x (seconds from ``since``), y (balance), x², xy and, to bound their
     rounding, finds the largest |y| (then Σ|y| ≤ n·max|y| and Σx|y| ≤ Σx·max|y|, as x ≥ 0). A float
-    sum of n terms is within (n + 2)·u·Σ|terms| of the exact one (u = 2^-53); the bounds below take
-    eight times that and carry it through the slope's numerator and denominator, so ``slope_low`` is
-    at most the exact slope. An account is left out only when ``balance + slope_low × (horizon −
-    as_of)``, less a margin for its own rounding, is still at or above its threshold: its exact
-    projection then cannot round below it.
+    sum of n terms is within (n + 2)·u·Σ|terms| of the exact one (u = 2^-53); with g = 8·(n + 4)·u,
+    eight times that, each sum S is within e_S = g·Σ|terms| (e_sx = g·Σx, e_sy = g·n·max|y|,
+    e_sxx = g·Σx², e_sxy = g·Σx·max|y|). Carried through the slope's numerator nΣxy − ΣxΣy (the
+    products' and difference's own rounding included: g·(n·Σx|y| + Σx·Σ|y|)) and denominator
+    nΣx² − (Σx)², the error bounds collect into
+
+        e_numerator = n·e_sxy + Σx·e_sy + Σ|y|·e_sx + e_sx·e_sy + g·(n·Σx|y| + Σx·Σ|y|) = g·(5 + g)·n·Σx·max|y|
+        e_denominator = n·e_sxx + 2·Σx·e_sx + e_sx² + g·(nΣx² + (Σx)²) = g·(2·nΣx² + (3 + g)·(Σx)²)
+
+    computed once per account in that closed form; ``slope_low`` is then at most the exact slope. An
+    account is left out only when ``balance + slope_low × (horizon − as_of)``, less a margin for its
+    own rounding, is still at or above its threshold: its exact projection then cannot round below it.
     """
     s = reserve_snapshots.c
     x = elapsed(as_instant(since), s.as_of)
@@ -420,25 +427,20 @@ def _judged(dialect: str, at: Instant, since: Instant, horizon: Instant | None) 
     fit_sums = per_account(parts, since, at, dialect)
     c = fit_sums.subquery("fit").c
     g = (c.n + 4) * (8 * UNIT_ROUNDOFF)
-    y_abs = c.y_abs
-    say, sxay = c.n * y_abs, c.sx * y_abs  # bounds on Σ|y| and Σx|y| (x ≥ 0)
-    e_sx, e_sy, e_sxx, e_sxy = g * c.sx, g * say, g * c.sxx, g * sxay
-    numerator = c.n * c.sxy - c.sx * c.sy
-    e_numerator = c.n * e_sxy + c.sx * e_sy + say * e_sx + e_sx * e_sy + g * (c.n * sxay + c.sx * say)
-    denominator = c.n * c.sxx - c.sx * c.sx
-    e_denominator = c.n * e_sxx + 2 * c.sx * e_sx + e_sx * e_sx + g * (c.n * c.sxx + c.sx * c.sx)
-    low, high = denominator - e_denominator, denominator + e_denominator
-    numerator_low = numerator - e_numerator
-    slope_low = case((numerator_low >= 0, numerator_low / high), else_=numerator_low / low)
-    bounds = select(c.account_id, c.n, low.label("low"), case((low > 0, slope_low)).label("slope_low"))
+    n_sxx, sx_sx = c.n * c.sxx, c.sx * c.sx
+    numerator_low = (c.n * c.sxy - c.sx * c.sy) - g * (5 + g) * c.n * c.sx * c.y_abs
+    e_denominator = g * (2 * n_sxx + (3 + g) * sx_sx)
+    low, high = (n_sxx - sx_sx) - e_denominator, (n_sxx - sx_sx) + e_denominator
+    bounds = select(c.account_id, c.n, low.label("low"), high.label("high"), numerator_low.label("numerator_low"))
     # SQLite would push the join into both arms of ``latest``'s UNION ALL and sum every account twice;
     # materialized, it also computes each account's bounds once instead of once per use
     fit = bounds.cte("fit").prefix_with("MATERIALIZED") if dialect == "sqlite" else bounds.subquery("bounds")
     latest = latest_snapshots(at, dialect)
     c = fit.c
+    slope_low = case((c.low > 0, c.numerator_low / case((c.numerator_low >= 0, c.high), else_=c.low)))
     ahead = elapsed(latest.c.as_of, as_instant(horizon)) if horizon is not None else literal(0.0)
     b, t = latest.c.balance_cents, latest.c.threshold_cents
-    change = c.slope_low * ahead
+    change = slope_low * ahead
     projected_low = b + change - ((func.abs(b) + func.abs(change)) * SAFE_RELATIVE + 1)
     flat = or_(c.n.is_(None), c.n < 2)
     safe = and_(b >= t, or_(flat, and_(c.low > 0, projected_low >= t)))
