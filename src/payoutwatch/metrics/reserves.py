@@ -9,6 +9,7 @@ else from the account's snapshots. Every account is read once, and the figures c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    String,
     and_,
     bindparam,
     case,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.exc import OperationalError
@@ -41,12 +44,12 @@ from payoutwatch.store.regression import (
     Sums,
     as_instant,
     limb_parts,
-    limb_sums,
+    limb_slope,
     limbs_hold,
     per_account,
     window_sums,
 )
-from payoutwatch.store.sums import exact_sum
+from payoutwatch.store.sums import ExactSumType, exact_sum
 from payoutwatch.store.tables import reserve_accounts, reserve_fits, reserve_snapshots, scheduled_payouts
 from payoutwatch.store.types import elapsed, to_micros
 from payoutwatch.vocabulary import PayoutStatus
@@ -230,15 +233,24 @@ class Projection:
 
 def project(account: Account, horizon: datetime | None) -> Projection:
     """Latest balance + slope × (horizon − latest as_of), rounded to whole cents (half to even), exactly."""
-    numerator, denominator = account.sums.slope()
-    ahead = to_micros(horizon) - to_micros(account.as_of) if horizon is not None else 0
-    whole, rest = divmod(account.balance_cents * denominator + numerator * ahead, denominator)
+    return _projected(
+        account.account_id, account.as_of, account.balance_cents, account.threshold_cents, account.sums.slope(), horizon
+    )
+
+
+def _projected(
+    account_id: str, as_of: datetime, balance: int, threshold: int, slope: tuple[int, int], horizon: datetime | None
+) -> Projection:
+    """``project`` of an account's latest snapshot and its slope ``(numerator, denominator)`` (``Sums.slope``)."""
+    numerator, denominator = slope
+    ahead = to_micros(horizon) - to_micros(as_of) if horizon is not None else 0
+    whole, rest = divmod(balance * denominator + numerator * ahead, denominator)
     projected = whole + (1 if 2 * rest > denominator or (2 * rest == denominator and whole % 2) else 0)
     return Projection(
-        account_id=account.account_id,
-        as_of=account.as_of,
-        balance_cents=account.balance_cents,
-        threshold_cents=account.threshold_cents,
+        account_id=account_id,
+        as_of=as_of,
+        balance_cents=balance,
+        threshold_cents=threshold,
         slope_cents_per_day=numerator * MICROS_PER_DAY / denominator,
         projected_balance_cents=projected,
         projected_at=horizon,
@@ -246,7 +258,12 @@ def project(account: Account, horizon: datetime | None) -> Projection:
 
 
 def breaches(accounts: list[Account], horizon: datetime | None) -> list[Projection]:
-    out = [p for p in (project(a, horizon) for a in accounts) if p.breached]
+    return _breached(project(a, horizon) for a in accounts)
+
+
+def _breached(projections: Iterable[Projection]) -> list[Projection]:
+    """The projections that breach, the furthest below threshold first."""
+    out = [p for p in projections if p.breached]
     out.sort(key=lambda p: (p.projected_balance_cents - p.threshold_cents, p.account_id))
     return out
 
@@ -291,8 +308,8 @@ def _projection(conn: Connection, at: datetime, settings: Settings, *, kept: boo
     if limbs_hold(since, at):
         warning = settings.rules.reserve_breach.buffer_warning
         try:
-            candidates, seen = _decided_in_one_pass(conn, at, since, horizon.at, warning)
-            return _Projected(breaches(candidates, horizon.at), seen=seen)
+            breached, seen = _decided_in_one_pass(conn, at, since, horizon.at, warning)
+            return _Projected(breached, seen=seen)
         except OperationalError as exc:  # SQLite's sum() past 2^63 (see window_sums): the sums in Python
             if "overflow" not in str(exc):
                 raise
@@ -324,40 +341,36 @@ def latest_with_float_bounds(conn: Connection, at: datetime, since: datetime, ho
 
 def _decided_in_one_pass(
     conn: Connection, at: datetime, since: datetime, horizon: datetime | None, warning: float
-) -> tuple[list[Account], _Seen]:
+) -> tuple[list[Projection], _Seen]:
     """``latest_with_float_bounds`` and, in the same statement, the exact sums of the accounts that may
-    breach, the dashboard's totals and its accounts near their threshold.
+    breach, the dashboard's totals and its accounts near their threshold; the breaches decided here.
 
     The exact sums (``limb_parts``) are read only for the accounts that may breach: on PostgreSQL a
     ``LATERAL`` aggregate whose condition holds the account's ``uncertain`` flag (a one-time filter per
-    account), on SQLite a join of those accounts with their windows. Only the totals and the rows the
-    dashboard shows or decides come back: the accounts near their threshold, those that may breach and
-    the platform's account.
+    account), on SQLite a join of those accounts with their windows. Only the rows the dashboard shows or
+    decides come back (the accounts near their threshold, those that may breach and the platform's
+    account), each with the studios' totals (read from the first row only).
     """
     params = {"at": at, "since": since, "horizon": horizon, "warning": warning}
     rows = conn.execute(_one_pass(conn.dialect.name, horizon is not None), params).all()
     first = rows[0]
+    shown_rows = rows if first.account_id is not None else []
+    platform = next((r for r in shown_rows if r.account_id == PLATFORM_ACCOUNT), None)
+    exact = ExactSumType()
     seen_totals = _Totals(
-        first.balance,
-        first.threshold,
+        exact.process_result_value(first.balance, conn.dialect),
+        exact.process_result_value(first.threshold, conn.dialect),
         first.accounts,
-        first.platform_balance,
-        first.platform_threshold,
-        first.platform_as_of,
+        int(platform.balance_cents) if platform is not None else None,
+        int(platform.threshold_cents) if platform is not None else None,
+        platform.as_of if platform is not None else None,
     )
-    shown_rows = [r for r in rows if r.account_id is not None]
-    candidates = [
-        Account(
-            r.account_id,
-            r.as_of,
-            int(r.balance_cents),
-            int(r.threshold_cents),
-            limb_sums(r, since) or NO_SNAPSHOTS,
-        )
+    breached = _breached(
+        _projected(r.account_id, r.as_of, int(r.balance_cents), int(r.threshold_cents), limb_slope(r), horizon)
         for r in shown_rows
         if r.uncertain
-    ]
-    return candidates, _Seen(seen_totals, _near_of(shown_rows, warning))
+    )
+    return breached, _Seen(seen_totals, _near_of(shown_rows, warning))
 
 
 @cache
@@ -392,7 +405,10 @@ def _one_pass(dialect: str, has_horizon: bool) -> Select[Any]:
         .subquery("shown")
     )
     totals = _totals_select(judged).subquery("totals")
-    return select(totals, shown).select_from(totals.outerjoin(shown, true()))
+    # on every row, the studios' totals come as they are read (only the first row's are converted)
+    t = totals.c
+    studios = (type_coerce(t.balance, String), type_coerce(t.threshold, String), t.accounts)
+    return select(*studios, shown).select_from(totals.outerjoin(shown, true()))
 
 
 def _judged(dialect: str, at: Instant, since: Instant, horizon: Instant | None) -> Select[Any]:
@@ -539,7 +555,7 @@ def _totals_of(rows: list[Any]) -> _Totals:
     )
 
 
-def _near_of(rows: list[Any], warning: float) -> list[tuple[str, int, int, datetime, float]]:
+def _near_of(rows: Sequence[Any], warning: float) -> list[tuple[str, int, int, datetime, float]]:
     """``_near_in_sql`` over latest rows already read (the same float buffer, the same order)."""
     near = []
     for r in rows:

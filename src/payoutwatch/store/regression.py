@@ -192,12 +192,24 @@ def limb_parts(since: Instant) -> tuple[ColumnElement[Any], ...]:
 
 def limb_sums(r: Any, since: datetime) -> Sums | None:
     """The exact sums (x from the epoch) of a row holding ``limb_parts``; None over no snapshots."""
+    sums = _limb_sums_from_start(r)
+    return sums.shifted(to_micros(since)) if sums is not None else None
+
+
+def limb_slope(r: Any) -> tuple[int, int]:
+    """``Sums.slope()`` of a row holding ``limb_parts``, from the sums with x measured from the window's
+    start: the slope's numerator and denominator are the same integers whatever origin x is measured from."""
+    sums = _limb_sums_from_start(r)
+    return sums.slope() if sums is not None else Sums().slope()
+
+
+def _limb_sums_from_start(r: Any) -> Sums | None:
     if not r.n:
         return None
     sy = (int(r.yh) << Y_BITS) + int(r.yl)
     sxx = (int(r.hh) << (2 * X_BITS)) + (int(r.hl) << (X_BITS + 1)) + int(r.ll)
     sxy = (int(r.xh_yh) << (X_BITS + Y_BITS)) + (int(r.xh_yl) << X_BITS) + (int(r.xl_yh) << Y_BITS) + int(r.xl_yl)
-    return Sums(int(r.n), int(r.sx), sy, sxx, sxy).shifted(to_micros(since))
+    return Sums(int(r.n), int(r.sx), sy, sxx, sxy)
 
 
 def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None) -> dict[str, Sums]:
