@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +41,7 @@ from payoutwatch.config import Settings
 from payoutwatch.records import PLATFORM_ACCOUNT, RESERVE_CAP
 from payoutwatch.schedule import schedule_of
 from payoutwatch.store.regression import (
+    LIMB_NAMES,
     Instant,
     Sums,
     as_instant,
@@ -353,24 +355,25 @@ def _decided_in_one_pass(
     """
     params = {"at": at, "since": since, "horizon": horizon, "warning": warning}
     rows = conn.execute(_one_pass(conn.dialect.name, horizon is not None), params).all()
-    first = rows[0]
-    shown_rows = rows if first.account_id is not None else []
-    platform = next((r for r in shown_rows if r.account_id == PLATFORM_ACCOUNT), None)
+    balance, threshold, accounts, first_id = rows[0][:4]
+    # positions of _one_pass: the studios' totals, then the shown account and its exact limb sums
+    shown = [r[3:] for r in rows] if first_id is not None else []
+    platform = next((r for r in shown if r[0] == PLATFORM_ACCOUNT), None)
     exact = ExactSumType()
     seen_totals = _Totals(
-        exact.process_result_value(first.balance, conn.dialect),
-        exact.process_result_value(first.threshold, conn.dialect),
-        first.accounts,
-        int(platform.balance_cents) if platform is not None else None,
-        int(platform.threshold_cents) if platform is not None else None,
-        platform.as_of if platform is not None else None,
+        exact.process_result_value(balance, conn.dialect),
+        exact.process_result_value(threshold, conn.dialect),
+        accounts,
+        int(platform[2]) if platform is not None else None,
+        int(platform[3]) if platform is not None else None,
+        platform[1] if platform is not None else None,
     )
-    breached = _breached(
-        _projected(r.account_id, r.as_of, int(r.balance_cents), int(r.threshold_cents), limb_slope(r), horizon)
-        for r in shown_rows
-        if r.uncertain
-    )
-    return breached, _Seen(seen_totals, _near_of(shown_rows, warning))
+    projected = []
+    for r in shown:
+        if r[4]:  # uncertain: decided from its exact sums, the last columns
+            slope = limb_slope(r[-len(LIMB_NAMES) :])
+            projected.append(_projected(r[0], r[1], int(r[2]), int(r[3]), slope, horizon))
+    return _breached(projected), _Seen(seen_totals, _near_of(shown, warning))
 
 
 @cache
@@ -398,8 +401,9 @@ def _one_pass(dialect: str, has_horizon: bool) -> Select[Any]:
         joined = judged.outerjoin(sums, sums.c.exact_id == j.account_id)
     buffer = (cast(j.balance_cents, Float) - j.threshold_cents) / j.threshold_cents
     near = and_(j.account_id != PLATFORM_ACCOUNT, case((j.threshold_cents > 0, buffer < warning), else_=False))
+    limbs = [sums.c[name] for name in LIMB_NAMES]
     shown = (
-        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *sums.c)
+        select(j.account_id, j.as_of, j.balance_cents, j.threshold_cents, j.uncertain, *limbs)
         .select_from(joined)
         .where(or_(j.uncertain, near, j.account_id == PLATFORM_ACCOUNT))
         .subquery("shown")
@@ -555,17 +559,18 @@ def _totals_of(rows: list[Any]) -> _Totals:
     )
 
 
-def _near_of(rows: Sequence[Any], warning: float) -> list[tuple[str, int, int, datetime, float]]:
-    """``_near_in_sql`` over latest rows already read (the same float buffer, the same order)."""
+def _near_of(latest: Iterable[Sequence[Any]], warning: float) -> list[tuple[str, int, int, datetime, float]]:
+    """``_near_in_sql`` over latest rows already read, each starting ``(account_id, as_of, balance_cents,
+    threshold_cents)`` (the same float buffer, the same order)."""
     near = []
-    for r in rows:
-        balance, threshold = int(r.balance_cents), int(r.threshold_cents)
-        if r.account_id == PLATFORM_ACCOUNT or threshold <= 0:
+    for r in latest:
+        account_id, balance, threshold = r[0], int(r[2]), int(r[3])
+        if threshold <= 0 or account_id == PLATFORM_ACCOUNT:
             continue
         buffer = (float(balance) - threshold) / threshold
         if buffer < warning:
-            near.append((r.account_id, balance, threshold, r.as_of, buffer))
-    near.sort(key=lambda n: (n[4], n[0]))
+            near.append((account_id, balance, threshold, r[1], buffer))
+    near.sort(key=itemgetter(4, 0))
     return near
 
 

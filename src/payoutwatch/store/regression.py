@@ -190,26 +190,33 @@ def limb_parts(since: Instant) -> tuple[ColumnElement[Any], ...]:
     )
 
 
+LIMB_NAMES = ("n", "sx", "yh", "yl", "hh", "hl", "ll", "xh_yh", "xh_yl", "xl_yh", "xl_yl")  # limb_parts' labels
+
+
 def limb_sums(r: Any, since: datetime) -> Sums | None:
     """The exact sums (x from the epoch) of a row holding ``limb_parts``; None over no snapshots."""
-    sums = _limb_sums_from_start(r)
+    sums = _from_limbs(*(getattr(r, name) for name in LIMB_NAMES))
     return sums.shifted(to_micros(since)) if sums is not None else None
 
 
-def limb_slope(r: Any) -> tuple[int, int]:
-    """``Sums.slope()`` of a row holding ``limb_parts``, from the sums with x measured from the window's
-    start: the slope's numerator and denominator are the same integers whatever origin x is measured from."""
-    sums = _limb_sums_from_start(r)
+def limb_slope(limbs: Sequence[Any]) -> tuple[int, int]:
+    """``Sums.slope()`` of ``limb_parts``' values (in ``LIMB_NAMES`` order), from the sums with x measured
+    from the window's start: the slope's numerator and denominator are the same integers whatever origin
+    x is measured from."""
+    sums = _from_limbs(*limbs)
     return sums.slope() if sums is not None else Sums().slope()
 
 
-def _limb_sums_from_start(r: Any) -> Sums | None:
-    if not r.n:
+def _from_limbs(
+    n: Any, sx: Any, yh: Any, yl: Any, hh: Any, hl: Any, ll: Any, xh_yh: Any, xh_yl: Any, xl_yh: Any, xl_yl: Any
+) -> Sums | None:
+    """The exact sums, x from the window's start, of ``limb_parts``' values (None over no snapshots)."""
+    if not n:
         return None
-    sy = (int(r.yh) << Y_BITS) + int(r.yl)
-    sxx = (int(r.hh) << (2 * X_BITS)) + (int(r.hl) << (X_BITS + 1)) + int(r.ll)
-    sxy = (int(r.xh_yh) << (X_BITS + Y_BITS)) + (int(r.xh_yl) << X_BITS) + (int(r.xl_yh) << Y_BITS) + int(r.xl_yl)
-    return Sums(int(r.n), int(r.sx), sy, sxx, sxy)
+    sy = (int(yh) << Y_BITS) + int(yl)
+    sxx = (int(hh) << (2 * X_BITS)) + (int(hl) << (X_BITS + 1)) + int(ll)
+    sxy = (int(xh_yh) << (X_BITS + Y_BITS)) + (int(xh_yl) << X_BITS) + (int(xl_yh) << Y_BITS) + int(xl_yl)
+    return Sums(int(n), int(sx), sy, sxx, sxy)
 
 
 def _summed_in_sql(conn: Connection, since: datetime, at: datetime, accounts: Sequence[str] | None) -> dict[str, Sums]:
