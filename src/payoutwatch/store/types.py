@@ -77,17 +77,21 @@ class seconds_between(FunctionElement[float]):
     name = "seconds_between"
 
 
+def _difference(element: FunctionElement[Any], compiler: Any, **kw: Any) -> str:
+    """``b - a`` of ``f(a, b)``: integer microseconds on SQLite, an interval on PostgreSQL."""
+    a, b = list(element.clauses)
+    return f"{compiler.process(b, **kw)} - {compiler.process(a, **kw)}"
+
+
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    a, b = list(element.clauses)
-    return f"(({compiler.process(b, **kw)} - {compiler.process(a, **kw)}) / 1000000.0)"
+    return f"(({_difference(element, compiler, **kw)}) / 1000000.0)"
 
 
 @compiles(seconds_between, "postgresql")
-def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    a, b = list(element.clauses)
+def _seconds_between_pg(element: FunctionElement[Any], compiler: Any, **kw: Any) -> str:
     # date_part gives float8 directly; EXTRACT returns numeric since PostgreSQL 14 (much slower per row)
-    return f"date_part('epoch', {compiler.process(b, **kw)} - {compiler.process(a, **kw)})"
+    return f"date_part('epoch', {_difference(element, compiler, **kw)})"
 
 
 def elapsed(start: ColumnElement[Any], end: ColumnElement[Any]) -> seconds_between:
@@ -109,15 +113,12 @@ class micros_between(FunctionElement[int]):
 
 @compiles(micros_between, "sqlite")
 def _micros_between_sqlite(element: micros_between, compiler: Any, **kw: Any) -> str:
-    a, b = list(element.clauses)
-    return f"({compiler.process(b, **kw)} - {compiler.process(a, **kw)})"
+    return f"({_difference(element, compiler, **kw)})"
 
 
 @compiles(micros_between, "postgresql")
 def _micros_between_pg(element: micros_between, compiler: Any, **kw: Any) -> str:
-    a, b = list(element.clauses)
-    seconds = f"date_part('epoch', {compiler.process(b, **kw)} - {compiler.process(a, **kw)})"
-    return f"CAST(round({seconds} * 1000000) AS BIGINT)"
+    return f"CAST(round({_seconds_between_pg(element, compiler, **kw)} * 1000000) AS BIGINT)"
 
 
 class ExactInteger(TypeDecorator[int]):
