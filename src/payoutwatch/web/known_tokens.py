@@ -43,8 +43,9 @@ class KnownTokens:
 
     def keep(self, token: str, row: Any) -> None:
         """The store just found ``token`` valid: its ``row``."""
+        key = digest(token)
         with self._lock:
-            self._rows[digest(token)] = (self.clock(), row)
-            self._rows.move_to_end(digest(token))
+            self._rows[key] = (self.clock(), row)
+            self._rows.move_to_end(key)
             while len(self._rows) > KEPT:
                 self._rows.popitem(last=False)
